@@ -1,0 +1,59 @@
+# Two commands on a fresh clone:  make run  (the main job on the sample data)  and  make test.
+# Each target sets up what it needs: the virtualenv, the pinned packages, the node test tools.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+
+.PHONY: run test lint format bench card sample clean
+
+run: $(VENV)/.runtime
+	$(BIN)/python -m shared run
+
+test: $(VENV)/.dev node_modules/.installed $(CHECKOV_VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.dev node_modules/.installed
+	$(BIN)/python -m bench
+
+card: $(VENV)/.dev node_modules/.installed
+	$(BIN)/python tools/render_teams_card.py --out docs/teams-card.png
+
+sample: $(VENV)/.dev
+	$(BIN)/python tools/generate_tenant.py --sample --out sample_data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# checkov pins old versions of common packages, so it lives in a virtualenv of its own.
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==3.3.30
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .ruff_cache state

@@ -1,0 +1,179 @@
+"""The command line, ``python -m shared``: thin wiring over sources, detection and the runner."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from shared import __version__
+from shared.detection import DEFAULT_RISK_SCORE_CUTOFF, detect
+from shared.errors import ConfigError, InputError, MfaRejectedError
+from shared.models import ReadRequest, Window
+from shared.serialise import jsonable, rows_to_json
+from shared.settings import load_settings
+from shared.sources.base import DataSource
+from shared.sources.fixtures import FixtureSource
+from shared.sources.values import parse_datetime
+
+PROG = "python -m shared"
+EXIT_USAGE = 2  # bad input or bad arguments
+EXIT_FAILURE = 1  # the job could not complete (a source or a store failed)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = parse_datetime(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if moment is None:
+        raise argparse.ArgumentTypeError("empty time")
+    return moment
+
+
+def _cutoff(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="MFA Rejected by User (Sentinel rule v2.0.4) outside Sentinel.")
+    parser.add_argument("--version", action="version", version=f"mfa-rejected {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    detect_cmd = commands.add_parser(
+        "detect",
+        help="print the rule's result rows for some tables",
+        description="Run the rule's detection over the three tables and print its result rows.",
+    )
+    detect_cmd.add_argument("--fixtures", type=Path, metavar="DIR", help="directory with the three table files")
+    detect_cmd.add_argument(
+        "--start", type=_moment, metavar="ISO", help="window start (inclusive), e.g. 2026-11-28T09:00Z"
+    )
+    detect_cmd.add_argument("--end", type=_moment, metavar="ISO", help="window end (exclusive)")
+    detect_cmd.add_argument(
+        "--risk-score-cutoff",
+        type=_cutoff,
+        default=DEFAULT_RISK_SCORE_CUTOFF,
+        metavar="N",
+        help=f"alert when the UEBA score is above N (default {DEFAULT_RISK_SCORE_CUTOFF})",
+    )
+    detect_cmd.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
+    detect_cmd.add_argument(
+        "--strict", action="store_true", help="parse every line of JSON Lines files (slower; finds any bad line)"
+    )
+    detect_cmd.set_defaults(handler=_detect)
+
+    run_cmd = commands.add_parser(
+        "run",
+        help="the main job: evaluate the data and show the alerts it would send",
+        description="Evaluate the bundled sample data (or --fixtures DIR) and show the alerts it would send.",
+    )
+    run_cmd.add_argument("--fixtures", type=Path, metavar="DIR", help="directory with the three table files")
+    run_cmd.set_defaults(handler=_run)
+    return parser
+
+
+def _window(args: argparse.Namespace) -> Window | None:
+    if args.start is None and args.end is None:
+        return None
+    if args.start is None or args.end is None:
+        raise InputError("--start and --end go together")
+    try:
+        return Window(args.start, args.end)
+    except ValueError as error:
+        raise InputError(f"--start/--end: {error}") from None
+
+
+def _detect(args: argparse.Namespace, out: TextIO) -> int:
+    if args.fixtures is None:
+        raise InputError("detect needs --fixtures DIR")
+    source: DataSource = FixtureSource(args.fixtures, strict=args.strict)
+    tables = source.read(ReadRequest.same(_window(args)))
+    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=args.risk_score_cutoff)
+    out.write((rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n")
+    return 0
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    settings = load_settings()
+    directory = args.fixtures or settings.fixtures_dir
+    tables = FixtureSource(directory).read(ReadRequest.same(None))
+    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=settings.risk_score_cutoff)
+    out.write(render_table(rows) + "\n")
+    return 0
+
+
+_TABLE_COLUMNS = (
+    ("UEBARiskScore", "Score"),
+    ("UserPrincipalName", "User"),
+    ("FailedIPAddress", "IP"),
+    ("StartTime", "First"),
+    ("EndTIme", "Last"),
+    ("AccountUPN", "IdentityInfo"),
+    ("AssignedRoles", "Roles"),
+    ("GroupMembership", "Groups"),
+)
+_MAX_CELL = 40
+
+
+def render_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The main columns of result rows as an aligned text table (``--format json`` has all 16)."""
+    if not rows:
+        return "No result rows."
+    header = [title for _, title in _TABLE_COLUMNS]
+    body = [[_cell(row[column]) for column, _ in _TABLE_COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *body]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.append(f"{len(rows)} row(s).")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        text = "-"
+    elif isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, list):
+        text = ", ".join(str(jsonable(v)) for v in value) or "-"
+    else:
+        text = str(value)
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=err,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args, out))
+    except (InputError, ConfigError) as error:
+        err.write(f"{PROG} {args.command}: error: {error}\n")
+        return EXIT_USAGE
+    except MfaRejectedError as error:
+        err.write(f"{PROG} {args.command}: failed: {error}\n")
+        return EXIT_FAILURE

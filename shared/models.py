@@ -1,0 +1,126 @@
+"""Plain data shared by every layer: table schemas, windows, what a source returns, output columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+# A row is a plain dict, column name -> value, normalised to the Kusto column type:
+#   string -> str (never None: Kusto strings are never null), datetime -> aware UTC datetime or None,
+#   int -> int or None, bool -> bool or None, dynamic -> parsed JSON (dict/list/str/int/float/bool) or None.
+Row = dict[str, Any]
+
+SIGNIN_TABLE: Final = "SigninLogs"
+IDENTITY_TABLE: Final = "IdentityInfo"
+BEHAVIOR_TABLE: Final = "BehaviorAnalytics"
+
+# The columns the rule reads, with their Kusto types (kql-semantics.md, "Input columns and types").
+# "string_or_dynamic" is IdentityInfo.Tags: a string in the reference schema, but some workspaces
+# hold a JSON array there, which is then treated as dynamic.
+SCHEMAS: Final[dict[str, dict[str, str]]] = {
+    SIGNIN_TABLE: {
+        "TimeGenerated": "datetime",
+        "ResultType": "string",
+        "Status": "dynamic",
+        "UserPrincipalName": "string",
+        "UserId": "string",
+        "AADTenantId": "string",
+        "IPAddress": "string",
+    },
+    IDENTITY_TABLE: {
+        "TimeGenerated": "datetime",
+        "AccountUPN": "string",
+        "Tags": "string_or_dynamic",
+        "JobTitle": "string",
+        "GroupMembership": "dynamic",
+        "AssignedRoles": "dynamic",
+        "UserType": "string",
+        "IsAccountEnabled": "bool",
+    },
+    BEHAVIOR_TABLE: {
+        "TimeGenerated": "datetime",
+        "ActivityType": "string",
+        "SourceIPAddress": "string",
+        "UserName": "string",
+        "InvestigationPriority": "int",
+        "UsersInsights": "dynamic",
+        "DevicesInsights": "dynamic",
+        "ActivityInsights": "dynamic",
+    },
+}
+
+# Columns a table must have. The others may be absent from a file (they are then null / "").
+REQUIRED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    SIGNIN_TABLE: ("TimeGenerated", "ResultType", "Status", "UserPrincipalName", "IPAddress"),
+    IDENTITY_TABLE: ("TimeGenerated", "AccountUPN"),
+    BEHAVIOR_TABLE: ("TimeGenerated", "ActivityType", "SourceIPAddress", "UserName", "InvestigationPriority"),
+}
+
+# The rule's 16 output columns, in the order Kusto returns them (kql-semantics.md, "Output").
+OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
+    "UserPrincipalName",
+    "UserId",
+    "AADTenantId",
+    "FailedIPAddress",
+    "StartTime",
+    "EndTIme",  # sic: the rule spells it with a capital I
+    "Name",
+    "UPNSuffix",
+    "AccountUPN",
+    "Tags",
+    "GroupMembership",
+    "AssignedRoles",
+    "UserType",
+    "UserAccountControl",
+    "MaxInvestigationScore",
+    "UEBARiskScore",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range [start, end) on TimeGenerated; both ends timezone-aware UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end.isoformat()} is not after its start {self.start.isoformat()}")
+
+    def contains(self, moment: datetime | None) -> bool:
+        return moment is not None and self.start <= moment < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """What to read: one window per table (None = no time limit, fixtures only).
+
+    The rule reads every table over the same period; IdentityInfo may be given a longer window
+    (MFA_IDENTITY_LOOKBACK) for richer enrichment.
+    """
+
+    signins: Window | None
+    identities: Window | None
+    behaviors: Window | None
+
+    @classmethod
+    def same(cls, window: Window | None) -> ReadRequest:
+        return cls(signins=window, identities=window, behaviors=window)
+
+
+@dataclass(slots=True)
+class Tables:
+    """What a source returns for a request.
+
+    A source may leave out rows that provably cannot change the rule's result (see
+    ``shared.candidates``); ``scanned`` counts the rows it looked at per table, before that.
+    """
+
+    signins: list[Row] = field(default_factory=list)
+    identities: list[Row] = field(default_factory=list)
+    behaviors: list[Row] = field(default_factory=list)
+    scanned: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,181 @@
+"""Every setting the product reads, in one place: read once, validated, problems reported together.
+
+Names are the app-setting / environment-variable names, exactly as written in ``infra/main.bicep``
+and the README's settings table (a test checks the three agree). Secrets (webhook URLs carry
+signatures, the signing secret) are held as ``SecretStr`` and never printed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+PUBLIC_LA_ENDPOINT = "https://api.loganalytics.io"
+SAMPLE_DATA_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s)://127.0.0.1, localhost or [::1]: the only hosts allowed without TLS."""
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+
+
+def _require_https(url: str, *, secret: bool) -> str:
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname}" if secret else url
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL, got {shown!r}")
+    if parts.scheme != "https" and not is_loopback_url(url):
+        raise ValueError(f"must use https (plain http is allowed only for loopback hosts), got {shown}")
+    return url
+
+
+class Settings(BaseSettings):
+    """The product's configuration. Build it with ``load_settings()``."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+
+    source: Literal["fixtures", "loganalytics"] = Field("fixtures", alias="MFA_SOURCE")
+    fixtures_dir: Path = Field(SAMPLE_DATA_DIR, alias="MFA_FIXTURES_DIR")
+
+    workspace_id: str | None = Field(None, alias="LOG_ANALYTICS_WORKSPACE_ID")
+    la_endpoint: str = Field(PUBLIC_LA_ENDPOINT, alias="MFA_LA_ENDPOINT")
+    la_server_timeout: int = Field(180, ge=1, le=600, alias="MFA_LA_SERVER_TIMEOUT")
+
+    lookback: timedelta = Field(timedelta(hours=1), alias="MFA_LOOKBACK")
+    ingestion_delay: timedelta = Field(timedelta(minutes=5), alias="MFA_INGESTION_DELAY")
+    max_catchup: timedelta = Field(timedelta(days=1), alias="MFA_MAX_CATCHUP")
+    identity_lookback: timedelta = Field(timedelta(hours=1), alias="MFA_IDENTITY_LOOKBACK")
+    risk_score_cutoff: int = Field(3, alias="MFA_RISK_SCORE_CUTOFF")
+
+    alert_grouping: Literal["single", "per-row"] = Field("single", alias="MFA_ALERT_GROUPING")
+    teams_webhook_url: SecretStr | None = Field(None, alias="MFA_TEAMS_WEBHOOK_URL")
+    webhook_url: SecretStr | None = Field(None, alias="MFA_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(None, alias="MFA_WEBHOOK_SECRET")
+    console: bool = Field(False, alias="MFA_CONSOLE")
+    http_timeout: float = Field(10.0, gt=0, le=120, alias="MFA_HTTP_TIMEOUT")
+    max_delivery_attempts: int = Field(12, ge=1, le=100, alias="MFA_MAX_DELIVERY_ATTEMPTS")
+
+    state: str = Field("state/mfa-rejected.sqlite3", alias="MFA_STATE")
+    state_table: str = Field("MfaRejectedState", alias="MFA_STATE_TABLE")
+    suppression: timedelta = Field(timedelta(0), alias="MFA_SUPPRESSION")
+    schedule: str = Field("0 5 * * * *", alias="MFA_SCHEDULE")
+
+    azure_client_id: str | None = Field(None, alias="AZURE_CLIENT_ID")
+    storage_connection_string: SecretStr | None = Field(None, alias="AzureWebJobsStorage")
+    storage_account_name: str | None = Field(None, alias="AzureWebJobsStorage__accountName")
+    storage_table_service_uri: str | None = Field(None, alias="AzureWebJobsStorage__tableServiceUri")
+
+    @field_validator(
+        "workspace_id", "azure_client_id", "storage_account_name", "storage_table_service_uri", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # Azure app settings cannot be deleted from a Bicep template, only emptied.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("teams_webhook_url", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _workspace_is_guid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(f"must be the workspace's GUID (its Workspace ID), got {value!r}") from None
+
+    @field_validator("la_endpoint")
+    @classmethod
+    def _endpoint_is_https(cls, value: str) -> str:
+        return _require_https(value, secret=False).rstrip("/")
+
+    @field_validator("teams_webhook_url", "webhook_url")
+    @classmethod
+    def _webhook_is_https(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _require_https(value.get_secret_value(), secret=True)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_is_standard(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{16,}", value.get_secret_value()):
+            raise ValueError("must be a Standard Webhooks secret: 'whsec_' followed by base64 (at least 16 characters)")
+        return value
+
+    @field_validator("lookback", "ingestion_delay", "max_catchup", "identity_lookback", "suppression")
+    @classmethod
+    def _whole_minutes(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value % timedelta(minutes=1):
+            raise ValueError("must be a non-negative whole number of minutes (ISO 8601 duration, e.g. PT1H)")
+        return value
+
+    @field_validator("risk_score_cutoff")
+    @classmethod
+    def _cutoff_in_scale(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be between 0 and 10 (InvestigationPriority's scale)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems: list[str] = []
+        if self.source == "loganalytics" and self.workspace_id is None:
+            problems.append("LOG_ANALYTICS_WORKSPACE_ID: required when MFA_SOURCE=loganalytics")
+        if self.webhook_url is not None and self.webhook_secret is None:
+            problems.append("MFA_WEBHOOK_SECRET: required when MFA_WEBHOOK_URL is set")
+        if self.lookback <= timedelta(0):
+            problems.append("MFA_LOOKBACK: must be longer than zero")
+        if self.identity_lookback < self.lookback:
+            problems.append("MFA_IDENTITY_LOOKBACK: must be at least MFA_LOOKBACK")
+        if self.max_catchup < self.lookback:
+            problems.append("MFA_MAX_CATCHUP: must be at least MFA_LOOKBACK")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def uses_table_state(self) -> bool:
+        return self.state == "table"
+
+
+def _describe(error: ValidationError) -> list[str]:
+    aliases = {name: (field.alias or name) for name, field in Settings.model_fields.items()}
+    lines: list[str] = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = item["loc"][0] if item["loc"] else None
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if location is None:
+            lines.extend(part.strip() for part in message.split(";"))
+        else:
+            lines.append(f"{aliases.get(str(location), location)}: {message}")
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment once (plus ``overrides`` by setting name), or raise ``ConfigError``
+    naming every bad setting at once."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = _describe(error)
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def setting_names() -> list[str]:
+    """Every setting's name, as an app setting (the source of truth the infra test compares with)."""
+    return [field.alias or name for name, field in Settings.model_fields.items()]

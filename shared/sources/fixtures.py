@@ -1,0 +1,282 @@
+"""Read the three tables from local files: data exports, CLI output, API responses, portal CSVs.
+
+A directory holds one file per table, ``<Table>.jsonl`` | ``.json`` | ``.csv``. Files are
+streamed: only rows that can matter to the rule are kept (``shared.candidates``), so memory grows
+with those rows, not with the file. Every problem becomes one ``InputError`` naming the file and
+line (or record) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from shared.candidates import Candidates, is_rejected_mfa
+from shared.errors import InputError
+from shared.models import (
+    BEHAVIOR_TABLE,
+    IDENTITY_TABLE,
+    REQUIRED_COLUMNS,
+    SCHEMAS,
+    SIGNIN_TABLE,
+    ReadRequest,
+    Row,
+    Tables,
+    Window,
+)
+from shared.sources import raw_prefilter
+from shared.sources.values import CellError, normalise_row
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = (".jsonl", ".json", ".csv")
+# The portal suffixes time columns with their zone: "TimeGenerated [UTC]".
+_HEADER_SUFFIX = re.compile(r"\s*\[[^\]]*\]\s*$")
+
+RawRecord = tuple[str, Mapping[str, Any]]  # (where it is, e.g. "line 12"; the raw values)
+LineFilter = Callable[[bytes], bool]
+
+
+def table_file(directory: Path, table: str) -> Path:
+    """The one file holding ``table`` in ``directory``, or an InputError naming what was looked for."""
+    found = [directory / f"{table}{ext}" for ext in EXTENSIONS if (directory / f"{table}{ext}").is_file()]
+    if not found:
+        looked = ", ".join(f"{table}{ext}" for ext in EXTENSIONS)
+        raise InputError(f"{directory}: no {table} file (looked for {looked})")
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise InputError(f"{directory}: more than one {table} file ({names}); keep one")
+    return found[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureSource:
+    """A ``DataSource`` over a directory of table files.
+
+    ``strict`` parses every line of a JSON Lines file; by default, lines that provably cannot hold
+    a row the rule uses are only checked for being one JSON object (``{…}``), not parsed — the
+    difference between replaying a million sign-ins in seconds and in a minute.
+    """
+
+    directory: Path
+    strict: bool = False
+
+    def read(self, request: ReadRequest) -> Tables:
+        directory = Path(self.directory)
+        if not directory.is_dir():
+            raise InputError(f"{directory}: not a directory of fixture files")
+        files = {table: table_file(directory, table) for table in SCHEMAS}
+        scanned: dict[str, int] = {}
+
+        signins = self._rows(
+            files[SIGNIN_TABLE],
+            SIGNIN_TABLE,
+            request.signins,
+            keep=is_rejected_mfa,
+            line_filter=raw_prefilter.signin_line_may_match,
+            scanned=scanned,
+        )
+        candidates = Candidates.from_signins(signins)
+        identities = self._rows(
+            files[IDENTITY_TABLE],
+            IDENTITY_TABLE,
+            request.identities,
+            keep=candidates.may_enrich,
+            line_filter=raw_prefilter.identity_line_filter(candidates),
+            scanned=scanned,
+        )
+        behaviors = self._rows(
+            files[BEHAVIOR_TABLE],
+            BEHAVIOR_TABLE,
+            request.behaviors,
+            keep=candidates.may_score,
+            line_filter=raw_prefilter.behavior_line_filter(candidates),
+            scanned=scanned,
+        )
+        logger.debug("read fixtures from %s: %s", directory, scanned)
+        return Tables(signins=signins, identities=identities, behaviors=behaviors, scanned=scanned)
+
+    def _rows(
+        self,
+        path: Path,
+        table: str,
+        window: Window | None,
+        *,
+        keep: Callable[[Row], bool],
+        line_filter: LineFilter,
+        scanned: dict[str, int],
+    ) -> list[Row]:
+        schema = SCHEMAS[table]
+        counter = _Counter()
+        records = read_records(path, table, line_filter=None if self.strict else line_filter, counter=counter)
+        kept: list[Row] = []
+        for where, raw in records:
+            try:
+                row = normalise_row(raw, schema)
+            except CellError as error:
+                raise InputError(f"{path}: {where}: {error}") from None
+            if (window is None or window.contains(row["TimeGenerated"])) and keep(row):
+                kept.append(row)
+        scanned[table] = counter.rows
+        return kept
+
+
+@dataclass(slots=True)
+class _Counter:
+    rows: int = 0
+
+
+def read_records(
+    path: Path, table: str, *, line_filter: LineFilter | None = None, counter: _Counter | None = None
+) -> Iterator[RawRecord]:
+    """Every record of a table file as raw values, with where it is; raises InputError on bad data.
+
+    ``line_filter`` (JSON Lines only) lets lines it rejects go unparsed.
+    """
+    counter = counter if counter is not None else _Counter()
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return _jsonl_records(path, table, line_filter, counter)
+    if suffix == ".json":
+        return _json_records(path, table, counter)
+    return _csv_records(path, table, counter)
+
+
+def _check_columns(path: Path, table: str, columns: Any) -> None:
+    missing = [c for c in REQUIRED_COLUMNS[table] if c not in columns]
+    if missing:
+        raise InputError(f"{path}: table {table} lacks required column(s) {', '.join(missing)}")
+
+
+def _jsonl_records(path: Path, table: str, line_filter: LineFilter | None, counter: _Counter) -> Iterator[RawRecord]:
+    first = True
+    with _open_binary(path) as stream:
+        for number, line in enumerate(stream, 1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            counter.rows += 1
+            if not first and line_filter is not None and not line_filter(stripped):
+                if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+                    raise InputError(f"{path}: line {number}: not a JSON object")
+                continue
+            try:
+                record = json.loads(stripped)
+            except ValueError as error:
+                raise InputError(f"{path}: line {number}: invalid JSON: {_json_reason(error)}") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+            if first:
+                _check_columns(path, table, record)
+                first = False
+            yield f"line {number}", record
+
+
+def _json_records(path: Path, table: str, counter: _Counter) -> Iterator[RawRecord]:
+    with _open_binary(path) as stream:
+        head = stream.read(4096).lstrip()
+    if head.startswith(b"["):
+        records = _json_array_records(path, table, counter)
+    elif head.startswith(b"{"):
+        records = _api_response_records(path, table, counter)
+    else:
+        raise InputError(f"{path}: line 1: expected a JSON array of objects or a query API response")
+    try:
+        yield from records
+    except ijson.JSONError as error:
+        raise InputError(f"{path}: {_locate_json_error(path, error)}") from None
+
+
+def _json_array_records(path: Path, table: str, counter: _Counter) -> Iterator[RawRecord]:
+    with _open_binary(path) as stream:
+        for index, record in enumerate(ijson.items(stream, "item", use_float=True), 1):
+            counter.rows += 1
+            if not isinstance(record, dict):
+                raise InputError(f"{path}: record {index}: expected a JSON object, got {type(record).__name__}")
+            if index == 1:
+                _check_columns(path, table, record)
+            yield f"record {index}", record
+
+
+def _api_response_records(path: Path, table: str, counter: _Counter) -> Iterator[RawRecord]:
+    # A query API response: {"tables":[{"name", "columns":[{"name","type"}], "rows":[[...]]}]}.
+    # Two streaming passes, so that "columns" may come after "rows" in the file.
+    with _open_binary(path) as stream:
+        tables = list(ijson.items(stream, "tables.item.columns"))
+    if len(tables) != 1:
+        raise InputError(f"{path}: a query API response with {len(tables)} tables; expected exactly one")
+    try:
+        names = [column["name"] if isinstance(column, dict) else str(column) for column in tables[0]]
+    except (KeyError, TypeError):
+        raise InputError(f"{path}: the response's columns are not objects with a name") from None
+    _check_columns(path, table, names)
+    with _open_binary(path) as stream:
+        for index, values in enumerate(ijson.items(stream, "tables.item.rows.item", use_float=True), 1):
+            counter.rows += 1
+            if not isinstance(values, list) or len(values) != len(names):
+                raise InputError(f"{path}: row {index}: expected an array of {len(names)} values")
+            yield f"row {index}", dict(zip(names, values, strict=True))
+
+
+def _csv_records(path: Path, table: str, counter: _Counter) -> Iterator[RawRecord]:
+    with _open_text(path) as stream:
+        reader = csv.reader(stream, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path}: empty file (expected a CSV header line)")
+            names = [_HEADER_SUFFIX.sub("", name.lstrip("\ufeff")).strip() for name in header]
+            _check_columns(path, table, names)
+            for values in reader:
+                if not values or values == [""]:
+                    continue
+                counter.rows += 1
+                if len(values) != len(names):
+                    raise InputError(
+                        f"{path}: line {reader.line_num}: {len(values)} fields, the header has {len(names)}"
+                    )
+                yield f"line {reader.line_num}", dict(zip(names, values, strict=True))
+        except csv.Error as error:
+            raise InputError(f"{path}: line {reader.line_num}: invalid CSV: {error}") from None
+        except UnicodeDecodeError as error:
+            raise InputError(f"{path}: after line {reader.line_num}: not UTF-8 text: {error.reason}") from None
+
+
+def _open_binary(path: Path) -> Any:
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise InputError(f"{path}: cannot open: {error.strerror}") from None
+
+
+def _open_text(path: Path) -> Any:
+    try:
+        return path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise InputError(f"{path}: cannot open: {error.strerror}") from None
+
+
+def _json_reason(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} (column {error.colno})"
+    return str(error)
+
+
+def _locate_json_error(path: Path, error: Exception) -> str:
+    # ijson does not say where; the standard parser does. Only on this error path do we read the
+    # file whole to find the line.
+    try:
+        json.loads(path.read_bytes())
+    except json.JSONDecodeError as located:
+        return f"line {located.lineno}: invalid JSON: {located.msg} (column {located.colno})"
+    except (ValueError, OSError):
+        pass
+    return f"invalid JSON: {error}"

@@ -1,0 +1,169 @@
+"""Normalise one cell to its Kusto column type, whatever shape the data arrived in.
+
+Data reaches us as JSON objects (data export), all-strings JSON (``az monitor log-analytics
+query``), query-API responses (dynamic as JSON text) and portal CSV exports (everything text,
+times as ``M/D/YYYY, h:mm:ss.fff AM/PM``). Every reader sends each cell through ``normalise``,
+so all sources hand ``detect`` the same values. A value that cannot be read raises ``ValueError``
+with the reason; the caller adds the file, line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import kql
+from shared.models import Row
+
+_PORTAL_TIME = re.compile(
+    r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}),?\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,7}))?)?\s*(?P<ampm>[AaPp][Mm])"
+)
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A datetime cell: ISO 8601 (offset or Z; none means UTC), the portal's US format, or empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a datetime, got {type(value).__name__} {value!r}")
+    text = value.strip()
+    portal = _PORTAL_TIME.fullmatch(text)
+    if portal:
+        return _portal_datetime(portal)
+    # Kusto writes 7 fraction digits (100 ns ticks); Python keeps microseconds.
+    try:
+        parsed = datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text))
+    except ValueError:
+        raise ValueError(f"not a datetime: {value!r} (expected ISO 8601 or M/D/YYYY, h:mm:ss AM/PM)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _portal_datetime(match: re.Match[str]) -> datetime:
+    hour = int(match["hour"])
+    if not 1 <= hour <= 12:
+        raise ValueError(f"not a 12-hour clock time: {match.group(0)!r}")
+    hour = hour % 12 + (12 if match["ampm"].upper() == "PM" else 0)
+    micro = int((match["fraction"] or "0").ljust(6, "0")[:6])
+    try:
+        return datetime(
+            int(match["year"]),
+            int(match["month"]),
+            int(match["day"]),
+            hour,
+            int(match["minute"]),
+            int(match["second"] or 0),
+            micro,
+            tzinfo=UTC,
+        )
+    except ValueError as error:
+        raise ValueError(f"not a datetime: {match.group(0)!r} ({error})") from None
+
+
+def parse_string(value: Any) -> str:
+    """A string cell: never null in Kusto; a non-string value becomes its ``tostring`` text."""
+    if isinstance(value, str):
+        return value
+    return kql.tostring(value)
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def parse_int(value: Any) -> int | None:
+    """An int cell: an integer, integer text ("5", as az CLI prints), or empty for null."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+def parse_bool(value: Any) -> bool | None:
+    """A bool cell: true/false in any case (CSV writes TRUE), 1/0, or empty for null."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueError(f"expected a bool, got {value!r}")
+
+
+def parse_dynamic(value: Any) -> Any:
+    """A dynamic cell: JSON text is parsed (as ingestion into a dynamic column does); text that
+    is not JSON stays a plain string; an empty cell is null."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_string_or_dynamic(value: Any) -> Any:
+    """IdentityInfo.Tags: a string column that some workspaces fill with a JSON array."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str) and kql.OPEN_TAGS_ARRAY_TEXT_IS_DYNAMIC and value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, list):
+            return parsed
+    return parse_string(value)
+
+
+PARSERS: Mapping[str, Callable[[Any], Any]] = {
+    "datetime": parse_datetime,
+    "string": parse_string,
+    "int": parse_int,
+    "long": parse_int,
+    "bool": parse_bool,
+    "dynamic": parse_dynamic,
+    "string_or_dynamic": parse_string_or_dynamic,
+}
+
+
+class CellError(ValueError):
+    """A cell that cannot be read as its column's type; carries the column for the message."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(f"column {column}: {reason}")
+        self.column = column
+
+
+def normalise_row(raw: Mapping[str, Any], schema: Mapping[str, str]) -> Row:
+    """The schema's columns of ``raw``, each normalised to its type (absent -> "" or null)."""
+    row: Row = {}
+    for column, kusto_type in schema.items():
+        try:
+            row[column] = PARSERS[kusto_type](raw.get(column))
+        except ValueError as error:
+            raise CellError(column, str(error)) from None
+    return row

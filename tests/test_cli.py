@@ -1,0 +1,110 @@
+"""The command line: output formats, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main
+from shared.models import OUTPUT_COLUMNS
+from tests.sources.test_fixtures import BEHAVIOR, SIGNIN, write_tables
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    # argparse writes --help and usage errors to sys.stdout / sys.stderr and exits.
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_detect_json_has_exactly_the_16_columns_in_order(tmp_path: Path) -> None:
+    code, out, _ = call("detect", "--fixtures", str(write_tables(tmp_path)), "--format", "json")
+    assert code == 0
+    [row] = json.loads(out)
+    assert list(row) == list(OUTPUT_COLUMNS)
+    assert row["StartTime"] == "2026-11-28T09:10:00.123456Z"
+    assert row["Tags"] == ["VIP"]
+    assert row["UEBARiskScore"] == 7
+
+
+def test_detect_table_is_readable(tmp_path: Path) -> None:
+    code, out, _ = call("detect", "--fixtures", str(write_tables(tmp_path)), "--format", "table")
+    assert code == 0
+    assert "john.doe@contoso.com" in out
+    assert "203.0.113.7" in out
+    assert "1 row(s)." in out
+
+
+def test_window_limits_rows(tmp_path: Path) -> None:
+    directory = str(write_tables(tmp_path))
+    code, out, _ = call(
+        "detect", "--fixtures", directory, "--start", "2026-11-28T09:11:00Z", "--end", "2026-11-28T10:00Z"
+    )
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_cutoff_is_an_option(tmp_path: Path) -> None:
+    directory = str(write_tables(tmp_path))
+    assert json.loads(call("detect", "--fixtures", directory, "--risk-score-cutoff", "7")[1]) == []
+    assert len(json.loads(call("detect", "--fixtures", directory, "--risk-score-cutoff", "6")[1])) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["detect", "--fixtures", "/nonexistent"], "not a directory"),
+        (["detect"], "detect needs --fixtures DIR"),
+        (["detect", "--fixtures", ".", "--start", "yesterday", "--end", "2026-01-01"], "not a datetime"),
+        (["detect", "--fixtures", ".", "--start", "2026-01-01T00:00Z"], "--start and --end go together"),
+        (["detect", "--fixtures", ".", "--start", "2026-01-02", "--end", "2026-01-01"], "is not after its start"),
+        (["detect", "--fixtures", ".", "--format", "xml"], "invalid choice"),
+        (["detect", "--risk-score-cutoff", "x"], "not an integer"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], message: str) -> None:
+    code, out, err = call(*argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_bad_fixture_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    write_tables(tmp_path, signins=[SIGNIN], behaviors=[BEHAVIOR, BEHAVIOR | {"InvestigationPriority": "high"}])
+    code, _, err = call("detect", "--fixtures", str(tmp_path))
+    assert code == 2
+    assert "BehaviorAnalytics.jsonl: line 2: column InvestigationPriority" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [[], ["detect"], ["run"]])
+def test_help_on_every_command(command: list[str]) -> None:
+    code, out, _ = call(*command, "--help")
+    assert code == 0
+    assert "usage:" in out or "usage:" in out.lower()
+
+
+def test_python_dash_m_shared_runs_as_a_module(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shared", "detect", "--fixtures", str(write_tables(tmp_path))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["UserPrincipalName"] == "john.doe@contoso.com"
