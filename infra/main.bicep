@@ -1,0 +1,668 @@
+// mfa-rejected: the Sentinel rule "MFA Rejected by User" as a timer-triggered Python function on
+// Azure Functions Flex Consumption, running as one user-assigned managed identity with least
+// privilege. No connection strings, no shared keys, no registry modules (restorable offline).
+//
+// Deploy (docs/deploy.md):
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+//
+// The app settings below are the product's settings (shared/settings.py is the source of truth;
+// tests/infra/test_main_bicep.py fails when the two disagree) plus the Functions host's own.
+
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: where things go
+// ---------------------------------------------------------------------------------------------
+
+@description('Short name used to derive every resource name (letters, digits, hyphens).')
+@minLength(2)
+@maxLength(20)
+param baseName string = 'mfarejected'
+
+@description('Region of every resource in this resource group. It must offer Flex Consumption: az functionapp list-flexconsumption-locations.')
+param location string = resourceGroup().location
+
+@description('Function app name: global DNS name <name>.azurewebsites.net. Defaults to a unique name.')
+@maxLength(60)
+param functionAppName string = 'func-${baseName}-${uniqueString(resourceGroup().id, baseName)}'
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: the target Sentinel workspace (read only; often in another resource group)
+// ---------------------------------------------------------------------------------------------
+
+@description('Subscription id of the Sentinel (Log Analytics) workspace to read. Defaults to this deployment\'s subscription.')
+param targetWorkspaceSubscriptionId string = subscription().subscriptionId
+
+@description('Resource group of the Sentinel (Log Analytics) workspace to read.')
+param targetWorkspaceResourceGroup string
+
+@description('Name of the Sentinel (Log Analytics) workspace to read.')
+param targetWorkspaceName string
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: hosting
+// ---------------------------------------------------------------------------------------------
+
+@description('Python version in functionAppConfig.runtime: the version the code is tested on.')
+@allowed([
+  '3.11'
+])
+param pythonVersion string = '3.11'
+
+// The timer is a singleton (a blob lease in AzureWebJobsStorage): one instance runs it whatever
+// the limit. This is a ceiling on scale-out, not a reservation, and costs nothing when idle.
+// 40 is accepted by every Flex stamp: older platform docs give 40 as the lowest allowed value,
+// current ones give 1.
+@description('Flex Consumption scale-out ceiling (maximumInstanceCount).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+// Geo-redundant by default: the storage account holds the checkpoint and the outbox, whose
+// loss would lose alerts. Standard_LRS is enough for a trial.
+@description('Replication of the function\'s storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSku string = 'Standard_GRS'
+
+@description('Memory of each instance (instanceMemoryMB). 2048 is the platform default; one hour of sign-in logs can be large.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: delivery secrets (stored in Key Vault; the app settings only reference them)
+// ---------------------------------------------------------------------------------------------
+
+@description('Deliver alerts to Microsoft Teams (Workflows webhook). The URL is read from Key Vault secret "mfa-teams-webhook-url".')
+param deliverToTeams bool = true
+
+@description('Deliver alerts to a generic signed webhook. URL and signing secret are read from Key Vault secrets "mfa-webhook-url" and "mfa-webhook-secret".')
+param deliverToWebhook bool = false
+
+@description('Teams Workflows webhook URL (carries a signature: a secret). Empty: set it later with az keyvault secret set.')
+@secure()
+param teamsWebhookUrl string = ''
+
+@description('Generic webhook URL. Empty: set it later with az keyvault secret set.')
+@secure()
+param webhookUrl string = ''
+
+@description('Standard Webhooks signing secret (whsec_...). Empty: set it later with az keyvault secret set.')
+@secure()
+param webhookSecret string = ''
+
+@description('Optional object id of a user, group or pipeline that may set the secrets later (Key Vault Secrets Officer on this vault only). Empty: no such grant.')
+param secretsOfficerPrincipalId string = ''
+
+@description('Principal type of secretsOfficerPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param secretsOfficerPrincipalType string = 'User'
+
+@description('Days a deleted vault stays recoverable. Purge protection is on: a deleted vault cannot be purged sooner.')
+@minValue(7)
+@maxValue(90)
+param keyVaultSoftDeleteRetentionDays int = 90
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: detection and delivery settings (defaults equal the code's defaults)
+// ---------------------------------------------------------------------------------------------
+
+@description('MFA_SCHEDULE: NCRONTAB, six fields, UTC. Default: hourly at minute 5.')
+param schedule string = '0 5 * * * *'
+
+@description('MFA_LOOKBACK: length of each evaluated window (ISO 8601 duration, whole minutes).')
+param lookback string = 'PT1H'
+
+@description('MFA_INGESTION_DELAY: how far windows are shifted back so late-ingested sign-ins are included.')
+param ingestionDelay string = 'PT5M'
+
+@description('MFA_MAX_CATCHUP: the longest stretch of missed windows a run catches up on.')
+param maxCatchup string = 'P1D'
+
+@description('MFA_IDENTITY_LOOKBACK: IdentityInfo lookback (at least MFA_LOOKBACK).')
+param identityLookback string = 'PT1H'
+
+@description('MFA_RISK_SCORE_CUTOFF: BehaviorAnalytics InvestigationPriority cutoff (0-10).')
+@minValue(0)
+@maxValue(10)
+param riskScoreCutoff int = 3
+
+@description('MFA_ALERT_GROUPING: one alert per window ("single") or per result row ("per-row").')
+@allowed([
+  'single'
+  'per-row'
+])
+param alertGrouping string = 'single'
+
+@description('MFA_SUPPRESSION: suppress repeats of the same alert for this long (PT0S: off).')
+param suppression string = 'PT0S'
+
+@description('MFA_LA_ENDPOINT: Log Analytics query endpoint (sovereign clouds: https://api.loganalytics.us, https://api.loganalytics.azure.cn).')
+// environment() has no Log Analytics query endpoint, so the public cloud's is the default here.
+#disable-next-line no-hardcoded-env-urls
+param logAnalyticsEndpoint string = 'https://api.loganalytics.io'
+
+@description('MFA_LA_SERVER_TIMEOUT: server-side query timeout in seconds (1-600).')
+@minValue(1)
+@maxValue(600)
+param logAnalyticsServerTimeout int = 180
+
+@description('MFA_HTTP_TIMEOUT: webhook request timeout in seconds.')
+@minValue(1)
+@maxValue(120)
+param httpTimeout int = 10
+
+@description('MFA_MAX_DELIVERY_ATTEMPTS: attempts (one per run) before an alert is recorded as dead.')
+@minValue(1)
+@maxValue(100)
+param maxDeliveryAttempts int = 12
+
+@description('MFA_STATE_TABLE: Azure Table holding the checkpoint and the outbox (created here).')
+param stateTableName string = 'MfaRejectedState'
+
+// ---------------------------------------------------------------------------------------------
+// Names and constants
+// ---------------------------------------------------------------------------------------------
+
+var suffix = uniqueString(resourceGroup().id, baseName)
+var compactName = take(toLower(replace(baseName, '-', '')), 9)
+var storageAccountName = 'st${compactName}${suffix}'
+var keyVaultName = 'kv${compactName}${suffix}'
+var deploymentContainerName = 'app-package'
+
+var teamsWebhookSecretName = 'mfa-teams-webhook-url'
+var webhookUrlSecretName = 'mfa-webhook-url'
+var webhookSigningSecretName = 'mfa-webhook-secret'
+
+// Built-in role definition ids (the same in every subscription and cloud).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity: the one principal the function runs as, for everything
+// ---------------------------------------------------------------------------------------------
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${baseName}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage: host state (timer lease, keys), the deployment package, the product's state table
+// ---------------------------------------------------------------------------------------------
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: storageSku
+  }
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    // Entra ID only: no account keys, no SAS signed with them, no connection strings.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowCrossTenantReplication: false
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: stateTableName
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring: the function's own telemetry (not the Sentinel workspace)
+// ---------------------------------------------------------------------------------------------
+
+resource functionLogs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${baseName}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+    features: {
+      disableLocalAuth: true
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${baseName}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: functionLogs.id
+    IngestionMode: 'LogAnalytics'
+    // Ingestion only with an Entra token (Monitoring Metrics Publisher), not the instrumentation key.
+    DisableLocalAuth: true
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault: the webhook URLs (they carry signatures) and the signing secret
+// ---------------------------------------------------------------------------------------------
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: keyVaultName
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: keyVaultSoftDeleteRetentionDays
+    enablePurgeProtection: true
+    enabledForDeployment: false
+    enabledForDiskEncryption: false
+    enabledForTemplateDeployment: false
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+// Created only when a value is given: an empty secret would be resolved and read as "unset".
+resource teamsWebhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(teamsWebhookUrl)) {
+  parent: keyVault
+  name: teamsWebhookSecretName
+  properties: {
+    value: teamsWebhookUrl
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+resource webhookUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(webhookUrl)) {
+  parent: keyVault
+  name: webhookUrlSecretName
+  properties: {
+    value: webhookUrl
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+resource webhookSigningSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(webhookSecret)) {
+  parent: keyVault
+  name: webhookSigningSecretName
+  properties: {
+    value: webhookSecret
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+// Versionless secret URIs: a secret set or rotated later is picked up when references refresh.
+var secretUriPrefix = '${keyVault.properties.vaultUri}secrets/'
+var teamsWebhookReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${teamsWebhookSecretName})'
+var webhookUrlReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${webhookUrlSecretName})'
+var webhookSigningReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${webhookSigningSecretName})'
+
+// ---------------------------------------------------------------------------------------------
+// Role assignments: exactly what the function needs, scoped to the one resource that needs it
+// ---------------------------------------------------------------------------------------------
+
+// AzureWebJobsStorage (timer lease, host keys) and the deployment package container.
+resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// MFA_STATE=table: checkpoint, outbox and dedup records.
+resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Entra-authenticated telemetry (APPLICATIONINSIGHTS_AUTHENTICATION_STRING; local auth is off).
+resource appInsightsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Key Vault references in the app settings (keyVaultReferenceIdentity is this identity).
+resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, identity.id, roles.keyVaultSecretsUser)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Optional: lets an operator set the secrets later (RBAC vaults grant Owners no data access).
+resource keyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretsOfficerPrincipalId)) {
+  name: guid(keyVault.id, secretsOfficerPrincipalId, roles.keyVaultSecretsOfficer)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+    principalId: secretsOfficerPrincipalId
+    principalType: secretsOfficerPrincipalType
+  }
+}
+
+// Log Analytics Reader on the target workspace, which may sit in another resource group.
+module workspaceReader 'modules/workspace-reader.bicep' = {
+  name: 'workspace-reader-${suffix}'
+  scope: resourceGroup(targetWorkspaceSubscriptionId, targetWorkspaceResourceGroup)
+  params: {
+    workspaceName: targetWorkspaceName
+    principalId: identity.properties.principalId
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flex Consumption plan and the function app
+// ---------------------------------------------------------------------------------------------
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${baseName}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identity.id
+    publicNetworkAccess: 'Enabled'
+    siteConfig: {
+      // Flex Consumption rejects siteConfig.ftpsState (ARM error 51021; FTP is not offered on
+      // Flex). FTP and SCM basic-auth publishing are switched off below instead.
+      minTlsVersion: '1.2'
+      http20Enabled: true
+      appSettings: [
+        // Functions host: identity-based AzureWebJobsStorage (no connection string exists).
+        {
+          name: 'AzureWebJobsStorage__accountName'
+          value: storage.name
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identity.properties.clientId
+        }
+        // The state table's endpoint, built for whichever cloud this is deployed to.
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: 'https://${storage.name}.table.${environment().suffixes.storage}'
+        }
+        // Application Insights with Entra authentication (local auth is disabled).
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: appInsights.properties.ConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+        }
+        // DefaultAzureCredential picks this user-assigned identity.
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+        // Source: the live Sentinel workspace.
+        {
+          name: 'MFA_SOURCE'
+          value: 'loganalytics'
+        }
+        {
+          name: 'LOG_ANALYTICS_WORKSPACE_ID'
+          value: workspaceReader.outputs.customerId
+        }
+        {
+          name: 'MFA_LA_ENDPOINT'
+          value: logAnalyticsEndpoint
+        }
+        {
+          name: 'MFA_LA_SERVER_TIMEOUT'
+          value: string(logAnalyticsServerTimeout)
+        }
+        // Schedule and windows.
+        {
+          name: 'MFA_SCHEDULE'
+          value: schedule
+        }
+        {
+          name: 'MFA_LOOKBACK'
+          value: lookback
+        }
+        {
+          name: 'MFA_INGESTION_DELAY'
+          value: ingestionDelay
+        }
+        {
+          name: 'MFA_MAX_CATCHUP'
+          value: maxCatchup
+        }
+        {
+          name: 'MFA_IDENTITY_LOOKBACK'
+          value: identityLookback
+        }
+        {
+          name: 'MFA_RISK_SCORE_CUTOFF'
+          value: string(riskScoreCutoff)
+        }
+        // Alerts and delivery: secrets are Key Vault references, never values. An empty value
+        // means "not configured" (app settings cannot be deleted from a template).
+        {
+          name: 'MFA_ALERT_GROUPING'
+          value: alertGrouping
+        }
+        {
+          name: 'MFA_TEAMS_WEBHOOK_URL'
+          value: deliverToTeams ? teamsWebhookReference : ''
+        }
+        {
+          name: 'MFA_WEBHOOK_URL'
+          value: deliverToWebhook ? webhookUrlReference : ''
+        }
+        {
+          name: 'MFA_WEBHOOK_SECRET'
+          value: deliverToWebhook ? webhookSigningReference : ''
+        }
+        {
+          name: 'MFA_CONSOLE'
+          value: 'false'
+        }
+        {
+          name: 'MFA_HTTP_TIMEOUT'
+          value: string(httpTimeout)
+        }
+        {
+          name: 'MFA_MAX_DELIVERY_ATTEMPTS'
+          value: string(maxDeliveryAttempts)
+        }
+        {
+          name: 'MFA_SUPPRESSION'
+          value: suppression
+        }
+        // State: Azure Table storage in the function's own account.
+        {
+          name: 'MFA_STATE'
+          value: 'table'
+        }
+        {
+          name: 'MFA_STATE_TABLE'
+          value: stateTable.name
+        }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+  // The host starts as soon as the site exists: grant its access first, so the timer lease,
+  // telemetry and Key Vault references work on the first start.
+  dependsOn: [
+    deploymentContainer
+    storageBlobOwner
+    storageTableContributor
+    appInsightsPublisher
+    keyVaultSecretsUser
+  ]
+}
+
+// No basic-auth (user name and password) publishing at all: deploy with an Entra token.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs (used by docs/deploy.md)
+// ---------------------------------------------------------------------------------------------
+
+output functionAppName string = functionApp.name
+output functionAppHostName string = functionApp.properties.defaultHostName
+output identityClientId string = identity.properties.clientId
+output identityPrincipalId string = identity.properties.principalId
+output keyVaultName string = keyVault.name
+output storageAccountName string = storage.name
+output applicationInsightsName string = appInsights.name
+output logAnalyticsWorkspaceId string = workspaceReader.outputs.customerId
+output workspaceReaderRoleAssignmentId string = workspaceReader.outputs.roleAssignmentId
