@@ -1,0 +1,317 @@
+"""Result rows of one evaluated window -> alerts: rule metadata, entities, custom details, a stable id.
+
+An alert is what Sentinel would raise for the rule "MFA Rejected by User" (v2.0.4): the rule's
+metadata, the window, the result rows as custom details, and the entities the rule's
+``entityMappings`` produce. Its JSON text (``to_json``) is the versioned document the outbox stores and
+the generic webhook sends (docs/webhook-payload.v1.schema.json), so a redelivery from the outbox
+sends the very same body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from shared.errors import InputError
+from shared.models import OUTPUT_COLUMNS, Row, Window
+
+SCHEMA: Final = "mfa-rejected.alert/v1"
+
+Grouping = Literal["single", "per-row"]
+GROUPINGS: Final[tuple[str, ...]] = ("single", "per-row")
+
+# Datetime columns of the rule's output; every other column is a string, an int or a dynamic value.
+TIME_COLUMNS: Final = ("StartTime", "EndTIme")
+# What identifies one result row: the summarize keys (user, user id, tenant, IP) plus AccountUPN,
+# because two IdentityInfo spellings of one UPN ("John@x.com", "john@x.com") emit the same sign-in row
+# twice with different enrichment. Scores and enrichment are deliberately left out of the alert id:
+# IdentityInfo or BehaviorAnalytics rows arriving late must not turn a re-run into a second alert.
+ROW_KEY_COLUMNS: Final = ("UserPrincipalName", "UserId", "AADTenantId", "FailedIPAddress", "AccountUPN")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The analytics rule's metadata, as carried by each alert."""
+
+    id: str
+    name: str
+    version: str
+    description: str
+    severity: str
+    tactics: tuple[str, ...]
+    techniques: tuple[str, ...]
+
+
+# Verbatim from the rule (the YAML block wraps it in single quotes; they are not part of the text).
+_DESCRIPTION = (
+    "Identifies occurances where a user has rejected an MFA prompt. This could be an indicator that a threat"
+    " actor has compromised the username and password of this user account and is using it to try and log"
+    " into the account.\n"
+    "Ref : https://docs.microsoft.com/azure/active-directory/fundamentals/"
+    "security-operations-user-accounts#monitoring-for-failed-unusual-sign-ins\n"
+    "This query has also been updated to include UEBA logs IdentityInfo and BehaviorAnalytics for contextual"
+    " information around the results.\n"
+    "Please note, MFA Failed logons from known IP ranges can be benign depending on the conditional access"
+    " policies. In case of noisy behavior, consider tuning the source IP ranges or location filter after"
+    " careful consideration"
+)
+
+RULE: Final = Rule(
+    id="d99cf5c3-d660-436c-895b-8a8f8448da23",
+    name="MFA Rejected by User",
+    version="2.0.4",
+    description=_DESCRIPTION,
+    severity="Medium",
+    tactics=("InitialAccess",),
+    techniques=("T1078.004",),
+)
+
+# Display names for what the rule references (MITRE ATT&CK v15 wording).
+TACTIC_NAMES: Final = {"InitialAccess": "Initial Access"}
+TECHNIQUE_NAMES: Final = {"T1078.004": "Valid Accounts: Cloud Accounts"}
+
+# The rule's entityMappings: (entity type, ((identifier, column), ...)), in the rule's order.
+ENTITY_MAPPINGS: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
+    ("Account", (("FullName", "UserPrincipalName"), ("Name", "Name"), ("UPNSuffix", "UPNSuffix"))),
+    ("Account", (("AadUserId", "UserId"),)),
+    ("IP", (("Address", "FailedIPAddress"),)),
+)
+
+
+def technique_url(technique: str) -> str:
+    """MITRE ATT&CK page of a technique id: T1078.004 -> https://attack.mitre.org/techniques/T1078/004/."""
+    return "https://attack.mitre.org/techniques/" + technique.replace(".", "/") + "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One entity as Sentinel maps it: a type and its non-empty identifiers, in the mapping's order."""
+
+    type: str
+    identifiers: tuple[tuple[str, str], ...]
+
+    def identifier(self, name: str) -> str | None:
+        return dict(self.identifiers).get(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "identifiers": dict(self.identifiers)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entity:
+        return cls(type=str(data["type"]), identifiers=tuple((str(k), str(v)) for k, v in data["identifiers"].items()))
+
+
+def row_entities(row: Row) -> list[Entity]:
+    """The entities one result row maps to. As in Sentinel, an empty identifier is left out, and an
+    entity left with no identifiers is not emitted at all."""
+    entities: list[Entity] = []
+    for entity_type, fields in ENTITY_MAPPINGS:
+        identifiers = tuple(
+            (identifier, str(row[column])) for identifier, column in fields if row.get(column) not in (None, "")
+        )
+        if identifiers:
+            entities.append(Entity(entity_type, identifiers))
+    return entities
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert: what a sink delivers and the outbox stores.
+
+    ``rows`` are the result rows (all 16 output columns, in the rule's column order) — the alert's
+    custom details; ``entities`` are de-duplicated over those rows.
+    """
+
+    id: str
+    rule: Rule
+    window: Window
+    detected_at: datetime
+    rows: tuple[Row, ...]
+    entities: tuple[Entity, ...]
+
+    @property
+    def title(self) -> str:
+        return self.rule.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "id": self.id,
+            "rule": {
+                "id": self.rule.id,
+                "name": self.rule.name,
+                "version": self.rule.version,
+                "description": self.rule.description,
+                "severity": self.rule.severity,
+                "tactics": list(self.rule.tactics),
+                "techniques": list(self.rule.techniques),
+            },
+            "window": {"start": format_time(self.window.start), "end": format_time(self.window.end)},
+            "detectedAt": format_time(self.detected_at),
+            "entities": [entity.to_dict() for entity in self.entities],
+            "rows": [_row_to_json(row) for row in self.rows],
+        }
+
+    def to_json(self) -> str:
+        """Compact UTF-8-ready JSON text; ``Alert.from_json(a.to_json()).to_json() == a.to_json()``."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        if data.get("schema") != SCHEMA:
+            raise InputError(f"alert document: schema is {data.get('schema')!r}, expected {SCHEMA!r}")
+        try:
+            rule = data["rule"]
+            return cls(
+                id=str(data["id"]),
+                rule=Rule(
+                    id=rule["id"],
+                    name=rule["name"],
+                    version=rule["version"],
+                    description=rule["description"],
+                    severity=rule["severity"],
+                    tactics=tuple(rule["tactics"]),
+                    techniques=tuple(rule["techniques"]),
+                ),
+                window=Window(parse_time(data["window"]["start"]), parse_time(data["window"]["end"])),
+                detected_at=parse_time(data["detectedAt"]),
+                rows=tuple(_row_from_json(row) for row in data["rows"]),
+                entities=tuple(Entity.from_dict(entity) for entity in data["entities"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError(
+                f"alert document {data.get('id')!r}: malformed ({type(error).__name__}: {error})"
+            ) from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Alert:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"alert document: not JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+            ) from None
+        if not isinstance(data, dict):
+            raise InputError(f"alert document: expected a JSON object, got {type(data).__name__}")
+        return cls.from_dict(data)
+
+
+def build_alerts(
+    rows: Iterable[Row], *, window: Window, detected_at: datetime, grouping: Grouping = "single"
+) -> list[Alert]:
+    """Turn one window's result rows into alerts.
+
+    ``single`` (Sentinel's default for this rule) gives one alert holding every row, or none for no
+    rows; ``per-row`` gives one alert per distinct result row (user, IP, ...). Rows are ordered as the
+    rule sorts them (UEBARiskScore descending), ties broken by user and IP so the order is stable.
+    """
+    if grouping not in GROUPINGS:
+        raise InputError(f"alert grouping must be one of {', '.join(GROUPINGS)}, got {grouping!r}")
+    if detected_at.tzinfo is None:
+        raise InputError("detected_at must be timezone-aware")
+    checked = sorted((_checked_row(row, index) for index, row in enumerate(rows)), key=_display_order)
+    if not checked:
+        return []
+    if grouping == "single":
+        groups = [checked]
+    else:
+        by_key: dict[str, list[Row]] = {}
+        for row in checked:
+            by_key.setdefault(_row_key(row), []).append(row)
+        groups = list(by_key.values())
+    return [_alert(group, window=window, detected_at=detected_at) for group in groups]
+
+
+def alert_id(rows: Iterable[Row], *, window: Window, rule: Rule = RULE) -> str:
+    """The stable id: the same rule version, window and row keys give the same id, whatever the row
+    order or detection time. It is the Standard Webhooks ``webhook-id`` and the outbox key."""
+    keys = sorted({_row_key(row) for row in rows})
+    material = json.dumps(
+        {
+            "rule": rule.id,
+            "version": rule.version,
+            "window": [format_time(window.start), format_time(window.end)],
+            "rows": keys,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "msg_" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, fractions only when present: 2024-05-01T10:00:00Z."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: expected a timezone-aware UTC time")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no timezone")
+    return moment.astimezone(UTC)
+
+
+def _alert(rows: list[Row], *, window: Window, detected_at: datetime) -> Alert:
+    entities: dict[Entity, None] = {}  # an ordered set: first appearance wins
+    for row in rows:
+        entities.update(dict.fromkeys(row_entities(row)))
+    return Alert(
+        id=alert_id(rows, window=window),
+        rule=RULE,
+        window=window,
+        detected_at=detected_at.astimezone(UTC),
+        rows=tuple(rows),
+        entities=tuple(entities),
+    )
+
+
+def _checked_row(row: Mapping[str, Any], index: int) -> Row:
+    if set(row) != set(OUTPUT_COLUMNS):
+        missing = [c for c in OUTPUT_COLUMNS if c not in row]
+        extra = [c for c in row if c not in OUTPUT_COLUMNS]
+        raise InputError(
+            f"result row {index}: columns differ from the rule's output (missing {missing}, extra {extra})"
+        )
+    checked: Row = {}
+    for column in OUTPUT_COLUMNS:
+        value = row[column]
+        if column in TIME_COLUMNS:
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise InputError(f"result row {index}: {column} must be a timezone-aware datetime, got {value!r}")
+            value = value.astimezone(UTC)
+        else:
+            try:
+                # Copy through JSON: the alert must not share lists with the caller, and every value
+                # must survive the JSON round trip the outbox relies on.
+                value = json.loads(json.dumps(value, allow_nan=False))
+            except (TypeError, ValueError) as error:
+                raise InputError(f"result row {index}: {column} is not JSON-serialisable ({error})") from None
+        checked[column] = value
+    return checked
+
+
+def _display_order(row: Row) -> tuple[Any, ...]:
+    score = row["UEBARiskScore"]
+    # `sort by UEBARiskScore desc` puts nulls last; the rest only makes ties stable.
+    return (-score if isinstance(score, int | float) else math.inf, _row_key(row), row["StartTime"])
+
+
+def _row_key(row: Row) -> str:
+    return json.dumps([row.get(column) for column in ROW_KEY_COLUMNS], ensure_ascii=True)
+
+
+def _row_to_json(row: Row) -> dict[str, Any]:
+    return {column: (format_time(value) if column in TIME_COLUMNS else value) for column, value in row.items()}
+
+
+def _row_from_json(data: Mapping[str, Any]) -> Row:
+    if set(data) != set(OUTPUT_COLUMNS):
+        raise ValueError(f"row columns {sorted(data)} differ from the rule's output columns")
+    return {column: (parse_time(data[column]) if column in TIME_COLUMNS else data[column]) for column in OUTPUT_COLUMNS}

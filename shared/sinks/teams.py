@@ -1,0 +1,43 @@
+"""Deliver alerts to a Microsoft Teams channel or chat through a Workflows webhook.
+
+Set up in Teams with the workflow template "Post to a channel when a webhook request is received"
+(trigger "When a Teams webhook request is received"); the Office 365 connectors it replaces are
+retired. The workflow answers 202 Accepted: the request was taken, not yet posted.
+"""
+
+from __future__ import annotations
+
+from shared.alerts import Alert
+from shared.sinks.teams_card import MAX_MESSAGE_BYTES, message_body, teams_message
+from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
+
+
+class TeamsSink:
+    """Posts each alert as an Adaptive Card. The URL carries a signature: it is never shown."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: HttpTransport,
+        name: str = "teams",
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        setting: str = "MFA_TEAMS_WEBHOOK_URL",
+    ) -> None:
+        self.name = name
+        self._url = check_webhook_url(url, setting=setting)
+        self.host = url_host(url)
+        self._transport = transport
+        self._max_bytes = max_bytes
+
+    def __repr__(self) -> str:
+        return f"TeamsSink(name={self.name!r}, host={self.host!r})"
+
+    def deliver(self, alert: Alert) -> None:
+        body = message_body(teams_message(alert, max_bytes=self._max_bytes))
+        self._transport.post(
+            self._url,
+            body,
+            headers={"content-type": "application/json; charset=utf-8"},
+            label=f"{self.name} ({self.host})",
+        )

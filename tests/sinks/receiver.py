@@ -1,0 +1,87 @@
+"""A webhook receiver on 127.0.0.1 for tests: records each request, answers from a script.
+
+Runs stdlib ``http.server`` in a thread on port 0 (a free port). Answers are queued ``Reply``s; when
+the queue is empty it answers ``default``. A reply with ``hang`` seconds holds the connection before
+answering (to test client timeouts); closing the receiver releases any hung handler at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    hang: float = 0.0  # seconds to wait before answering
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+class Receiver:
+    def __init__(self, replies: Iterable[Reply] = (), *, default: Reply | None = None) -> None:
+        self._replies = list(replies)
+        self._default = default or Reply(status=202)
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self.requests: list[Received] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                with receiver._lock:
+                    receiver.requests.append(Received("POST", self.path, headers, body))
+                    reply = receiver._replies.pop(0) if receiver._replies else receiver._default
+                if reply.hang and receiver._released.wait(reply.hang):
+                    return  # the test is over: drop the connection
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep test output clean
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str = "/hook") -> str:
+        return self.base_url + path
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._released.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

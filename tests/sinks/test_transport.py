@@ -1,0 +1,222 @@
+"""Retries, timeouts and errors of the webhook transport, against a real loopback HTTP server."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import pytest
+
+from shared.errors import ConfigError, DeliveryError
+from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
+from tests.sinks.receiver import Receiver, Reply
+
+
+class FakeTime:
+    """A clock that sleeping advances: retries run instantly, waits are recorded."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def transport(fake: FakeTime, **options: float) -> HttpTransport:
+    settings = {"timeout": 2.0, "max_attempts": 4, "max_elapsed": 60.0, **options}
+    return HttpTransport(sleep=fake.sleep, clock=fake.clock, rng=random.Random(7), **settings)  # type: ignore[arg-type]
+
+
+def test_success_is_one_request_with_body_and_headers() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(202)]) as server:
+        response = transport(fake).post(server.url(), b'{"a":1}', headers={"x-test": "1"}, label="t")
+
+    assert response.status_code == 202
+    assert len(server.requests) == 1
+    assert server.requests[0].body == b'{"a":1}'
+    assert server.requests[0].headers["x-test"] == "1"
+    assert server.requests[0].headers["user-agent"].startswith("mfa-rejected/")
+    assert fake.sleeps == []
+
+
+def test_429_honours_retry_after_seconds() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(429, headers={"Retry-After": "7"}), Reply(200)]) as server:
+        transport(fake).post(server.url(), b"{}", headers={}, label="t")
+
+    assert len(server.requests) == 2
+    assert fake.sleeps == [7.0]
+
+
+def test_429_honours_retry_after_http_date() -> None:
+    fake = FakeTime()
+    when = format_datetime(datetime.fromtimestamp(fake.now + 12, UTC), usegmt=True)
+    with Receiver([Reply(429, headers={"Retry-After": when}), Reply(200)]) as server:
+        transport(fake).post(server.url(), b"{}", headers={}, label="t")
+
+    assert len(server.requests) == 2
+    assert fake.sleeps == [pytest.approx(12.0, abs=1.0)]
+
+
+def test_retry_after_beyond_the_cap_is_left_for_a_later_run() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(429, headers={"Retry-After": "3600"})]) as server, pytest.raises(DeliveryError) as caught:
+        transport(fake, max_retry_after=30).post(server.url(), b"{}", headers={}, label="teams (h)")
+
+    assert len(server.requests) == 1
+    assert fake.sleeps == []
+    assert caught.value.permanent is False
+    assert "HTTP 429" in str(caught.value)
+    assert "Retry-After 3600 s is beyond the 30 s cap" in str(caught.value)
+
+
+def test_503_then_200_is_retried_with_backoff() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(503), Reply(503), Reply(200)]) as server:
+        transport(fake, initial_backoff=1.0).post(server.url(), b"{}", headers={}, label="t")
+
+    assert len(server.requests) == 3
+    # Equal jitter: attempt n waits between half and all of 1 s * 2^(n-1).
+    assert 0.5 <= fake.sleeps[0] <= 1.0
+    assert 1.0 <= fake.sleeps[1] <= 2.0
+
+
+def test_backoff_is_capped() -> None:
+    fake = FakeTime()
+    with Receiver(default=Reply(500)) as server, pytest.raises(DeliveryError):
+        transport(fake, max_attempts=6, initial_backoff=1.0, max_backoff=3.0, max_elapsed=1000).post(
+            server.url(), b"{}", headers={}, label="t"
+        )
+
+    assert len(server.requests) == 6
+    assert max(fake.sleeps) <= 3.0
+
+
+def test_400_is_permanent_and_not_retried() -> None:
+    fake = FakeTime()
+    with (
+        Receiver([Reply(400, body=b"Bad card: body.0 is invalid")]) as server,
+        pytest.raises(DeliveryError) as caught,
+    ):
+        transport(fake).post(server.url(), b"{}", headers={}, label="teams (example.org)")
+
+    assert len(server.requests) == 1
+    assert fake.sleeps == []
+    assert caught.value.permanent is True
+    assert str(caught.value) == "teams (example.org): HTTP 400 Bad Request, not retried: Bad card: body.0 is invalid"
+
+
+def test_redirect_is_permanent() -> None:
+    fake = FakeTime()
+    with (
+        Receiver([Reply(301, headers={"Location": "https://elsewhere.example/"})]) as server,
+        pytest.raises(DeliveryError, match=r"HTTP 301 .*redirect") as caught,
+    ):
+        transport(fake).post(server.url(), b"{}", headers={}, label="t")
+
+    assert caught.value.permanent is True
+    assert len(server.requests) == 1
+
+
+def test_attempts_are_bounded() -> None:
+    fake = FakeTime()
+    with Receiver(default=Reply(502)) as server, pytest.raises(DeliveryError) as caught:
+        transport(fake, max_attempts=3).post(server.url(), b"{}", headers={}, label="webhook (h)")
+
+    assert len(server.requests) == 3
+    assert caught.value.permanent is False
+    assert str(caught.value).startswith("webhook (h): HTTP 502 Bad Gateway; gave up after 3 attempt(s)")
+
+
+def test_total_time_is_bounded() -> None:
+    fake = FakeTime()
+    with (
+        Receiver(default=Reply(503, headers={"Retry-After": "20"})) as server,
+        pytest.raises(DeliveryError, match="beyond the time left"),
+    ):
+        transport(fake, max_attempts=100, max_elapsed=50).post(server.url(), b"{}", headers={}, label="t")
+
+    # 20 s + 20 s fit in 50 s; a third pause would not.
+    assert fake.sleeps == [20.0, 20.0]
+    assert len(server.requests) == 3
+
+
+def test_a_hang_times_out_and_is_retried() -> None:
+    started = time.monotonic()
+    with Receiver([Reply(200, hang=5.0), Reply(200)]) as server:
+        response = HttpTransport(timeout=0.3, max_attempts=2, sleep=lambda _: None).post(
+            server.url(), b"{}", headers={}, label="t"
+        )
+
+    assert response.status_code == 200
+    assert len(server.requests) == 2
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_hang_every_time_is_a_transient_timeout_error() -> None:
+    with (
+        Receiver(default=Reply(200, hang=5.0)) as server,
+        pytest.raises(DeliveryError, match=r"timed out after 0\.3 s \(ReadTimeout\)") as caught,
+    ):
+        HttpTransport(timeout=0.3, max_attempts=2, sleep=lambda _: None).post(
+            server.url(), b"{}", headers={}, label="t"
+        )
+
+    assert caught.value.permanent is False
+    assert len(server.requests) == 2
+
+
+def test_connection_refused_is_retried_then_transient() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fake = FakeTime()
+
+    with pytest.raises(DeliveryError, match=r"connection failed \(ConnectError") as caught:
+        transport(fake, max_attempts=3).post(f"http://127.0.0.1:{port}/hook", b"{}", headers={}, label="t")
+
+    assert caught.value.permanent is False
+    assert len(fake.sleeps) == 2
+
+
+def test_headers_callable_is_called_for_every_attempt() -> None:
+    fake = FakeTime()
+    stamps = iter(["first", "second"])
+    with Receiver([Reply(503), Reply(200)]) as server:
+        transport(fake).post(server.url(), b"{}", headers=lambda: {"x-stamp": next(stamps)}, label="t")
+
+    assert [r.headers["x-stamp"] for r in server.requests] == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]:9/hook", "https://example.org/hook?sig=x"],
+)
+def test_https_or_loopback_urls_are_accepted(url: str) -> None:
+    assert check_webhook_url(url, setting="MFA_WEBHOOK_URL") == url
+
+
+def test_plain_http_to_another_host_is_refused_without_showing_the_url() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_webhook_url("http://hooks.example.org/path/secret-token?sig=abc", setting="MFA_WEBHOOK_URL")
+
+    assert str(caught.value) == (
+        "MFA_WEBHOOK_URL: must use https (plain http only for loopback hosts), got host hooks.example.org"
+    )
+
+
+def test_url_host_shows_only_the_host() -> None:
+    assert (
+        url_host("https://prod-12.westus.logic.azure.com:443/workflows/abc?sig=s3cr3t")
+        == "prod-12.westus.logic.azure.com"
+    )
+    assert url_host("http://127.0.0.1:8123/hook") == "127.0.0.1:8123"
