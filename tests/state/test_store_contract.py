@@ -1,0 +1,464 @@
+"""One suite, every store: SQLite on a temp file and the Azure Table store on a real Azurite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from shared.errors import StateConflictError
+from shared.state import Checkpoint, NewItem, OutboxItem, StateStore
+from shared.state.base import MAX_ERROR_CHARS
+
+StoreFactory = Callable[[], StateStore]
+
+T0 = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+LEASE = timedelta(minutes=5)
+THREAD_TIMEOUT = 30.0
+
+
+def new(alert_id: str, sink: str = "teams", *, at: datetime = T0, payload: str | None = None) -> NewItem:
+    return NewItem(alert_id=alert_id, sink=sink, payload=payload or f'{{"id": "{alert_id}"}}', created_at=at)
+
+
+def only(store: StateStore, alert_id: str, sink: str = "teams") -> OutboxItem:
+    found = [item for item in store.items() if (item.alert_id, item.sink) == (alert_id, sink)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def claim(store: StateStore, alert_id: str, *, now: datetime, sink: str = "teams") -> OutboxItem:
+    claimed = store.claim(only(store, alert_id, sink), now=now, lease=LEASE)
+    assert claimed is not None
+    return claimed
+
+
+# -- checkpoint and commit -------------------------------------------------------------------------
+
+
+def test_a_new_store_is_empty(store: StateStore) -> None:
+    assert store.checkpoint() is None
+    assert store.items() == []
+    assert store.due(now=T0 + 1000 * HOUR, limit=10) == []
+    assert store.skipped() == []
+
+
+def test_commit_records_items_and_moves_the_checkpoint(open_store: StoreFactory) -> None:
+    store = open_store()
+    items = [new("a1", "teams"), new("a1", "webhook", payload='{"x": "é ✓"}'), new("b2", "console")]
+
+    checkpoint = store.commit_window(window_end=T0, items=items, expected=None)
+
+    assert checkpoint.end == T0
+    assert checkpoint.end.tzinfo is UTC
+    # Another runner opening the same state sees exactly what was committed.
+    other = open_store()
+    assert other.checkpoint() == checkpoint
+    recorded = {(item.alert_id, item.sink): item for item in other.items()}
+    assert set(recorded) == {("a1", "teams"), ("a1", "webhook"), ("b2", "console")}
+    item = recorded["a1", "webhook"]
+    assert item.payload == '{"x": "é ✓"}'
+    assert (item.status, item.attempts, item.last_error, item.delivered_at, item.last_failed_at) == (
+        "pending",
+        0,
+        "",
+        None,
+        None,
+    )
+    assert item.created_at == T0
+    assert item.next_attempt_at == T0  # due at once
+
+
+def test_commits_chain_from_the_checkpoint_each_returned(store: StateStore) -> None:
+    first = store.commit_window(window_end=T0, items=[], expected=None)
+    second = store.commit_window(window_end=T0 + HOUR, items=[new("c3")], expected=first)
+
+    assert second.version != first.version
+    assert store.checkpoint() == Checkpoint(end=T0 + HOUR, version=second.version)
+    assert [item.alert_id for item in store.items()] == ["c3"]
+
+
+def test_commit_expecting_no_checkpoint_conflicts_once_one_exists(store: StateStore) -> None:
+    first = store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+
+    with pytest.raises(StateConflictError, match="another runner"):
+        store.commit_window(window_end=T0 + HOUR, items=[new("late")], expected=None)
+
+    assert store.checkpoint() == first
+    assert [item.alert_id for item in store.items()] == ["a1"]
+
+
+def test_commit_from_an_old_checkpoint_conflicts(store: StateStore) -> None:
+    first = store.commit_window(window_end=T0, items=[], expected=None)
+    second = store.commit_window(window_end=T0 + HOUR, items=[], expected=first)
+
+    with pytest.raises(StateConflictError):
+        store.commit_window(window_end=T0 + 2 * HOUR, items=[new("stale")], expected=first)
+
+    assert store.checkpoint() == second
+    assert store.items() == []
+
+
+def test_the_checkpoint_never_moves_backwards(store: StateStore) -> None:
+    first = store.commit_window(window_end=T0, items=[], expected=None)
+
+    for end in (T0, T0 - HOUR):
+        with pytest.raises(ValueError, match="only moves forward"):
+            store.commit_window(window_end=end, items=[], expected=first)
+
+    assert store.checkpoint() == first
+
+
+def test_recommitting_a_window_keeps_delivered_and_failed_items_as_they_are(store: StateStore) -> None:
+    now = T0 + timedelta(minutes=1)
+    checkpoint = store.commit_window(window_end=T0, items=[new("a1"), new("b2")], expected=None)
+    store.mark_delivered(claim(store, "a1", now=now), at=now)
+    store.mark_failed(claim(store, "b2", now=now), at=now, error="HTTP 503", retry_at=now + HOUR)
+    before = {(item.alert_id, item.sink): item for item in store.items()}
+
+    # The same alerts again (a retried or overlapping window), with different payloads, plus a new one.
+    store.commit_window(
+        window_end=T0 + HOUR,
+        items=[new("a1", payload="{}"), new("b2", payload="{}"), new("c3")],
+        expected=checkpoint,
+    )
+
+    after = {(item.alert_id, item.sink): item for item in store.items()}
+    assert after["a1", "teams"] == before["a1", "teams"]
+    assert after["a1", "teams"].status == "delivered"
+    assert after["b2", "teams"] == before["b2", "teams"]
+    assert after["b2", "teams"].attempts == 1
+    assert after["c3", "teams"].status == "pending"
+
+
+# -- outbox: due, claim, delivered, failed ---------------------------------------------------------
+
+
+def test_due_is_oldest_first_with_ties_by_alert_then_sink(store: StateStore) -> None:
+    later = T0 + timedelta(microseconds=1)
+    store.commit_window(
+        window_end=T0,
+        items=[
+            new("b", "teams", at=T0),
+            new("c", "webhook", at=later),
+            new("a", "webhook", at=T0),
+            new("a", "console"),
+        ],
+        expected=None,
+    )
+
+    due = store.due(now=later, limit=10)
+
+    assert [(item.alert_id, item.sink) for item in due] == [
+        ("a", "console"),
+        ("a", "webhook"),
+        ("b", "teams"),
+        ("c", "webhook"),
+    ]
+    assert [(item.alert_id, item.sink) for item in store.due(now=later, limit=2)] == [
+        ("a", "console"),
+        ("a", "webhook"),
+    ]
+    assert store.due(now=later, limit=0) == []
+    # Due means next_attempt_at <= now, to the microsecond.
+    assert [item.alert_id for item in store.due(now=T0, limit=10)] == ["a", "a", "b"]
+    assert store.due(now=T0 - timedelta(microseconds=1), limit=10) == []
+
+
+def test_claim_counts_the_attempt_and_leases_the_item(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    snapshot = only(store, "a1")
+    now = T0 + timedelta(minutes=2, microseconds=7)
+
+    claimed = store.claim(snapshot, now=now, lease=LEASE)
+
+    assert claimed is not None
+    assert (claimed.attempts, claimed.next_attempt_at, claimed.status) == (1, now + LEASE, "pending")
+    assert claimed.version != snapshot.version
+    assert only(store, "a1") == claimed
+    # Leased: not due again until the lease runs out (a runner that died mid-send).
+    assert store.due(now=now + LEASE - timedelta(microseconds=1), limit=10) == []
+    assert store.due(now=now + LEASE, limit=10) == [claimed]
+
+
+def test_two_claims_of_the_same_version_exactly_one_wins(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    first.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    snapshot_first, snapshot_second = only(first, "a1"), only(second, "a1")
+
+    won = first.claim(snapshot_first, now=T0, lease=LEASE)
+    lost = second.claim(snapshot_second, now=T0, lease=LEASE)
+
+    assert won is not None
+    assert lost is None
+    assert only(first, "a1").attempts == 1
+
+
+def test_runners_claiming_at_once_take_each_item_exactly_once(open_store: StoreFactory) -> None:
+    setup = open_store()
+    alert_ids = [f"{n:04x}" for n in range(12)]
+    setup.commit_window(window_end=T0, items=[new(alert_id) for alert_id in alert_ids], expected=None)
+    runners = [open_store(), open_store()]
+    barrier = threading.Barrier(len(runners), timeout=THREAD_TIMEOUT)
+
+    def run(store: StateStore) -> list[str]:
+        barrier.wait()
+        due = store.due(now=T0, limit=100)
+        return [item.alert_id for item in due if store.claim(item, now=T0, lease=LEASE) is not None]
+
+    with ThreadPoolExecutor(len(runners)) as pool:
+        claimed = [future.result(timeout=THREAD_TIMEOUT) for future in [pool.submit(run, s) for s in runners]]
+
+    assert sorted(claimed[0] + claimed[1]) == alert_ids  # every item once: no double send, none missed
+    assert all(item.attempts == 1 for item in setup.items())
+
+
+def test_only_pending_items_can_be_claimed(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    store.mark_delivered(claim(store, "a1", now=T0), at=T0)
+
+    assert store.claim(only(store, "a1"), now=T0 + HOUR, lease=LEASE) is None
+    assert only(store, "a1").attempts == 1
+
+
+def test_failures_retry_then_end_dead(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1"), new("b2")], expected=None)
+    retry_at = T0 + timedelta(minutes=10, microseconds=5)
+
+    store.mark_failed(claim(store, "a1", now=T0), at=T0, error="HTTP 503 Service Unavailable", retry_at=retry_at)
+
+    failed = only(store, "a1")
+    assert (failed.status, failed.attempts, failed.next_attempt_at) == ("pending", 1, retry_at)
+    assert (failed.last_error, failed.last_failed_at) == ("HTTP 503 Service Unavailable", T0)
+    assert [item.alert_id for item in store.due(now=retry_at - timedelta(microseconds=1), limit=10)] == ["b2"]
+    assert [item.alert_id for item in store.due(now=retry_at, limit=10)] == ["a1", "b2"]
+
+    store.mark_failed(claim(store, "a1", now=retry_at), at=retry_at, error="HTTP 400 bad card", retry_at=None)
+
+    dead = only(store, "a1")
+    assert (dead.status, dead.attempts, dead.last_error, dead.last_failed_at) == (
+        "dead",
+        2,
+        "HTTP 400 bad card",
+        retry_at,
+    )
+    assert [item.alert_id for item in store.due(now=T0 + 1000 * HOUR, limit=10)] == ["b2"]
+    assert store.items(status="dead") == [dead]
+
+
+def test_error_text_is_kept_but_bounded(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+
+    store.mark_failed(claim(store, "a1", now=T0), at=T0, error="x" * (MAX_ERROR_CHARS + 500), retry_at=T0 + HOUR)
+
+    assert only(store, "a1").last_error == "x" * MAX_ERROR_CHARS
+
+
+def test_a_late_failure_report_cannot_undo_another_runners_delivery(open_store: StoreFactory) -> None:
+    slow, fast = open_store(), open_store()
+    slow.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    slow_claim = claim(slow, "a1", now=T0)
+    # The slow runner's lease runs out; the other runner takes the item and delivers it.
+    fast_claim = claim(fast, "a1", now=T0 + LEASE)
+    fast.mark_delivered(fast_claim, at=T0 + LEASE)
+
+    with pytest.raises(StateConflictError, match="changed since"):
+        slow.mark_failed(slow_claim, at=T0 + 2 * LEASE, error="timeout", retry_at=T0 + HOUR)
+
+    item = only(fast, "a1")
+    assert (item.status, item.delivered_at, item.last_error, item.attempts) == ("delivered", T0 + LEASE, "", 2)
+
+
+def test_a_delivery_is_recorded_even_from_a_stale_claim_and_keeps_the_first_time(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    first.commit_window(window_end=T0, items=[new("a1"), new("b2")], expected=None)
+    first_claim = claim(first, "a1", now=T0)
+    second_claim = claim(second, "a1", now=T0 + LEASE)  # lease ran out: at-least-once, same id
+
+    first.mark_delivered(first_claim, at=T0 + timedelta(minutes=6))
+    second.mark_delivered(second_claim, at=T0 + timedelta(minutes=7))
+
+    assert only(first, "a1").delivered_at == T0 + timedelta(minutes=6)
+    # A delivery also wins over a dead mark made meanwhile by another runner.
+    dead_claim = claim(second, "b2", now=T0)
+    second.mark_failed(dead_claim, at=T0, error="HTTP 400", retry_at=None)
+    first.mark_delivered(dead_claim, at=T0 + HOUR)
+    assert (only(first, "b2").status, only(first, "b2").delivered_at) == ("delivered", T0 + HOUR)
+
+
+def test_marking_an_unknown_item_is_a_conflict(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    ghost = OutboxItem(
+        alert_id="ghost",
+        sink="teams",
+        payload="{}",
+        created_at=T0,
+        status="pending",
+        attempts=1,
+        next_attempt_at=T0,
+        last_error="",
+        delivered_at=None,
+        version=only(store, "a1").version,
+    )
+
+    with pytest.raises(StateConflictError, match="does not exist"):
+        store.mark_delivered(ghost, at=T0)
+    with pytest.raises(StateConflictError, match="does not exist"):
+        store.mark_failed(ghost, at=T0, error="e", retry_at=None)
+    assert store.claim(ghost, now=T0, lease=LEASE) is None
+    assert [item.alert_id for item in store.items()] == ["a1"]
+
+
+def test_items_by_status(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a"), new("b"), new("c")], expected=None)
+    store.mark_delivered(claim(store, "a", now=T0), at=T0)
+    store.mark_failed(claim(store, "b", now=T0), at=T0, error="gone", retry_at=None)
+
+    assert [item.alert_id for item in store.items(status="delivered")] == ["a"]
+    assert [item.alert_id for item in store.items(status="dead")] == ["b"]
+    assert [item.alert_id for item in store.items(status="pending")] == ["c"]
+    assert [item.alert_id for item in store.items()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="status must be one of"):
+        store.items(status="lost")  # type: ignore[arg-type]
+
+
+# -- skipped ranges and suppression ----------------------------------------------------------------
+
+
+def test_skipped_ranges_are_kept_once_and_listed_in_order(store: StateStore) -> None:
+    store.record_skipped(start=T0 + HOUR, end=T0 + 2 * HOUR, reason="beyond MFA_MAX_CATCHUP", at=T0 + 9 * HOUR)
+    store.record_skipped(start=T0, end=T0 + HOUR, reason="beyond MFA_MAX_CATCHUP", at=T0 + 9 * HOUR)
+    store.record_skipped(start=T0, end=T0 + HOUR, reason="recorded again", at=T0 + 10 * HOUR)
+
+    ranges = store.skipped()
+
+    assert [(r.start, r.end, r.reason, r.recorded_at) for r in ranges] == [
+        (T0, T0 + HOUR, "beyond MFA_MAX_CATCHUP", T0 + 9 * HOUR),
+        (T0 + HOUR, T0 + 2 * HOUR, "beyond MFA_MAX_CATCHUP", T0 + 9 * HOUR),
+    ]
+
+
+def test_suppression_remembers_the_last_alert_per_key(open_store: StoreFactory) -> None:
+    store = open_store()
+    guest = "guest_contoso.com#EXT#@tenant.onmicrosoft.com|2001:db8::1"  # '#' is not allowed in table keys
+    other = "ünïcode/user?@x.example|10.0.0.1"
+
+    assert store.last_alerted(guest) is None
+    store.remember_alerted(guest, T0)
+    store.remember_alerted(other, T0 + HOUR)
+    store.remember_alerted(guest, T0 + 2 * HOUR)
+
+    reopened = open_store()
+    assert reopened.last_alerted(guest) == T0 + 2 * HOUR
+    assert reopened.last_alerted(other) == T0 + HOUR
+    assert reopened.last_alerted("someone-else|10.0.0.1") is None
+
+
+# -- concurrency, times, values --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("from_existing", [False, True], ids=["first-window", "later-window"])
+def test_two_runners_committing_the_same_window_exactly_one_wins(open_store: StoreFactory, from_existing: bool) -> None:
+    setup = open_store()
+    expected = setup.commit_window(window_end=T0, items=[], expected=None) if from_existing else None
+    window_end = T0 + HOUR
+    runners = [open_store(), open_store()]
+    barrier = threading.Barrier(len(runners), timeout=THREAD_TIMEOUT)
+
+    def run(store: StateStore, name: str) -> Checkpoint | StateConflictError:
+        barrier.wait()
+        try:
+            return store.commit_window(window_end=window_end, items=[new("a1"), new(name)], expected=expected)
+        except StateConflictError as error:
+            return error
+
+    with ThreadPoolExecutor(len(runners)) as pool:
+        futures = [pool.submit(run, store, name) for store, name in zip(runners, ["r1", "r2"], strict=True)]
+        outcomes = [future.result(timeout=THREAD_TIMEOUT) for future in futures]
+
+    winners = [outcome for outcome in outcomes if isinstance(outcome, Checkpoint)]
+    assert len(winners) == 1, outcomes
+    assert sum(isinstance(outcome, StateConflictError) for outcome in outcomes) == 1
+    assert setup.checkpoint() == winners[0]
+    winner = "r1" if isinstance(outcomes[0], Checkpoint) else "r2"
+    recorded = {item.alert_id for item in setup.items()}
+    # The winner's items are all there, "a1" once; a loser may have pre-recorded its own (Table).
+    assert {"a1", winner} <= recorded <= {"a1", "r1", "r2"}
+    assert [item.alert_id for item in setup.items()].count("a1") == 1
+
+
+def test_times_round_trip_exactly_as_utc(store: StateStore) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2026, 3, 1, 12, 0, 0, 999999, tzinfo=plus_two)
+    created = datetime(2026, 2, 28, 23, 59, 59, 1, tzinfo=UTC)
+
+    checkpoint = store.commit_window(window_end=local, items=[new("a1", at=created)], expected=None)
+
+    assert checkpoint.end == local
+    assert store.checkpoint() is not None
+    stored = store.checkpoint()
+    assert stored is not None
+    assert (stored.end, stored.end.tzinfo, stored.end.microsecond) == (local, UTC, 999999)
+    item = only(store, "a1")
+    assert (item.created_at, item.created_at.tzinfo, item.created_at.microsecond) == (created, UTC, 1)
+
+
+def test_naive_datetimes_are_refused(store: StateStore) -> None:
+    naive = datetime(2026, 3, 1, 10)  # naive on purpose
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.commit_window(window_end=naive, items=[], expected=None)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.commit_window(window_end=T0, items=[new("a1", at=naive)], expected=None)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.remember_alerted("k", naive)
+    assert store.checkpoint() is None
+
+
+def test_large_and_non_ascii_payloads_round_trip_exactly(store: StateStore) -> None:
+    # Beyond one Table property (64 KiB), with characters outside the BMP (two UTF-16 units each).
+    payload = '{"rows": "' + ("ab😀ç" * 30_000) + '"}'
+
+    store.commit_window(window_end=T0, items=[new("a1", payload=payload)], expected=None)
+
+    assert only(store, "a1").payload == payload
+
+
+@pytest.mark.parametrize(
+    ("alert_id", "sink", "message"),
+    [
+        ("a/b", "teams", "alert id"),
+        ("a#b", "teams", "alert id"),
+        ("", "teams", "alert id"),
+        ("a1", "Teams", "sink name"),
+        ("a1", "team:s", "sink name"),
+    ],
+)
+def test_ids_unsafe_as_table_keys_are_refused_by_every_store(
+    store: StateStore, alert_id: str, sink: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.commit_window(window_end=T0, items=[new(alert_id, sink)], expected=None)
+
+    assert store.checkpoint() is None
+    assert store.items() == []
+
+
+def test_add_items_records_only_absent_items_and_leaves_the_checkpoint(store: StateStore) -> None:
+    checkpoint = store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    store.mark_delivered(claim(store, "a1", now=T0), at=T0)
+    delivered = only(store, "a1")
+
+    store.add_items([new("a1", payload="{}"), new("old", "webhook", at=T0 - HOUR)])
+
+    assert store.checkpoint() == checkpoint
+    assert only(store, "a1") == delivered
+    backfilled = only(store, "old", "webhook")
+    assert (backfilled.status, backfilled.attempts, backfilled.created_at) == ("pending", 0, T0 - HOUR)
+    assert [item.alert_id for item in store.due(now=T0, limit=10)] == ["old"]
+    with pytest.raises(ValueError, match="alert id"):
+        store.add_items([new("bad/id")])
