@@ -8,8 +8,11 @@ CHECKOV_VENV := .venv-checkov
 
 .PHONY: run test lint format bench card sample clean
 
+# The main job on the bundled sample (one recorded tenant-hour), from a fresh demo state each time
+# so that it always shows the alerts; `python -m shared run` keeps its state in state/ by default.
 run: $(VENV)/.runtime
-	$(BIN)/python -m shared run
+	rm -f state/sample-demo.sqlite3*
+	$(BIN)/python -m shared run --state state/sample-demo.sqlite3
 
 test: $(VENV)/.dev node_modules/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check .
@@ -32,6 +35,7 @@ card: $(VENV)/.dev node_modules/.installed
 
 sample: $(VENV)/.dev
 	$(BIN)/python tools/generate_tenant.py --sample --out sample_data
+	$(BIN)/python -m bench.duckdb_rule sample_data --write-expected sample_data/expected.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,16 +1,27 @@
-"""The timer-triggered entry point. Thin on purpose: all logic lives in the ``shared`` package."""
+"""The timer-triggered entry point. Thin on purpose: the job lives in the ``shared`` package."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import azure.functions as func
+
+from shared.job import run_scheduled
+from shared.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
 
+class RunFailedError(RuntimeError):
+    """Raised so the Functions host records the invocation as failed (and applies its retry policy)."""
+
+
 def main(timer: func.TimerRequest) -> None:
-    # Scaffold: the runner (windows, outbox, state) is wired in by the timer issue.
     if timer.past_due:
+        # Nothing special to do: the runner catches up every missed window from the checkpoint.
         logger.warning("timer is past due; missed windows are caught up from the checkpoint")
-    logger.info("MfaRejectedTimer fired")
+    settings = load_settings()
+    report = run_scheduled(settings, now=datetime.now(UTC))
+    if report.failed:
+        raise RunFailedError(report.error)

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from shared import __version__
 from shared.detection import DEFAULT_RISK_SCORE_CUTOFF, detect
-from shared.errors import ConfigError, InputError, MfaRejectedError
+from shared.errors import ConfigError, InputError, MfaRejectedError, SourceError
+from shared.job import assembled, run_scheduled
 from shared.models import ReadRequest, Window
+from shared.progress import ProgressBar
+from shared.reports import describe_report, render_status, state_snapshot
 from shared.serialise import jsonable, rows_to_json
-from shared.settings import load_settings
+from shared.settings import SAMPLE_CLOCK_FILE, SAMPLE_DATA_DIR, Settings, load_settings
 from shared.sources.base import DataSource
 from shared.sources.fixtures import FixtureSource
 from shared.sources.values import parse_datetime
+from shared.state import open_state
 
 PROG = "python -m shared"
 EXIT_USAGE = 2  # bad input or bad arguments
@@ -80,11 +85,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_cmd = commands.add_parser(
         "run",
-        help="the main job: evaluate the data and show the alerts it would send",
-        description="Evaluate the bundled sample data (or --fixtures DIR) and show the alerts it would send.",
+        help="the main job, exactly as the timer runs it: due windows, alerts, delivery",
+        description=(
+            "Run the scheduled job once: evaluate every window due since the checkpoint, record the alerts, "
+            "deliver them. Settings come from the environment (see the README); flags override them. "
+            "With no configuration it evaluates the bundled sample data and prints the alerts."
+        ),
     )
-    run_cmd.add_argument("--fixtures", type=Path, metavar="DIR", help="directory with the three table files")
+    _job_options(run_cmd)
+    run_cmd.add_argument(
+        "--now", type=_moment, metavar="ISO", help="the clock (default: now; the sample's hour for the sample)"
+    )
     run_cmd.set_defaults(handler=_run)
+
+    backfill_cmd = commands.add_parser(
+        "backfill",
+        help="evaluate a range of past windows (does not move the checkpoint)",
+        description="Evaluate every MFA_LOOKBACK-long window in [--from, --to), oldest first, and deliver the alerts.",
+    )
+    _job_options(backfill_cmd)
+    backfill_cmd.add_argument(
+        "--from", dest="start", type=_moment, required=True, metavar="ISO", help="first window start"
+    )
+    backfill_cmd.add_argument("--to", dest="end", type=_moment, required=True, metavar="ISO", help="last window end")
+    backfill_cmd.set_defaults(handler=_backfill)
+
+    status_cmd = commands.add_parser(
+        "status",
+        help="show the checkpoint, pending and dead alerts, skipped time",
+        description="Show the state: the checkpoint, the outbox (pending, delivered, dead) and skipped time.",
+    )
+    status_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
+    status_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    status_cmd.set_defaults(handler=_status)
     return parser
 
 
@@ -109,12 +142,89 @@ def _detect(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fixtures", type=Path, metavar="DIR", help="read fixture files from DIR (sets MFA_SOURCE=fixtures)"
+    )
+    parser.add_argument("--source", choices=("fixtures", "loganalytics"), help="data source (default MFA_SOURCE)")
+    parser.add_argument(
+        "--workspace", metavar="ID", help="Log Analytics workspace id (default LOG_ANALYTICS_WORKSPACE_ID)"
+    )
+    parser.add_argument("--endpoint", metavar="URL", help="Log Analytics endpoint (default MFA_LA_ENDPOINT)")
+    parser.add_argument(
+        "--state", metavar="PATH|table", help="state store: an SQLite path or 'table' (default MFA_STATE)"
+    )
+    parser.add_argument(
+        "--console", action=argparse.BooleanOptionalAction, default=True, help="print alerts here (default on)"
+    )
+
+
+def _job_settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {"MFA_CONSOLE": args.console}
+    if args.fixtures is not None:
+        overrides |= {"MFA_SOURCE": "fixtures", "MFA_FIXTURES_DIR": args.fixtures}
+    for option, setting in (
+        ("source", "MFA_SOURCE"),
+        ("workspace", "LOG_ANALYTICS_WORKSPACE_ID"),
+        ("endpoint", "MFA_LA_ENDPOINT"),
+        ("state", "MFA_STATE"),
+    ):
+        if getattr(args, option, None) is not None:
+            overrides[setting] = getattr(args, option)
+    return load_settings(**overrides)
+
+
+def _sample_clock(settings: Settings) -> datetime | None:
+    """The bundled sample is one recorded tenant-hour: by default, run it at the hour it was recorded."""
+    clock = settings.fixtures_dir / SAMPLE_CLOCK_FILE
+    if settings.source != "fixtures" or settings.fixtures_dir.resolve() != SAMPLE_DATA_DIR or not clock.is_file():
+        return None
+    return parse_datetime(clock.read_text(encoding="utf-8").strip())
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    settings = load_settings()
-    directory = args.fixtures or settings.fixtures_dir
-    tables = FixtureSource(directory).read(ReadRequest.same(None))
-    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=settings.risk_score_cutoff)
-    out.write(render_table(rows) + "\n")
+    settings = _job_settings(args)
+    now = args.now or _sample_clock(settings) or datetime.now(UTC)
+    report = run_scheduled(settings, now=now, stream=out)
+    out.write(describe_report(report) + "\n")
+    if report.failed:
+        raise SourceError(report.error or "the run failed")
+    return 0
+
+
+def _backfill(args: argparse.Namespace, out: TextIO) -> int:
+    settings = _job_settings(args)
+    windows = _tiles(args.start, args.end, settings.lookback)
+    progress = ProgressBar(total=len(windows), stream=sys.stderr)
+    with assembled(settings, stream=out) as runner:
+        runner.on_window = progress.advance
+        report = runner.backfill(windows, now=datetime.now(UTC))
+    progress.close()
+    out.write(describe_report(report) + "\n")
+    if report.failed:
+        raise SourceError(report.error or "the backfill failed")
+    return 0
+
+
+def _tiles(start: datetime, end: datetime, lookback: timedelta) -> list[Window]:
+    if end <= start or (end - start) % lookback:
+        raise InputError(
+            f"--from/--to must span a whole number of MFA_LOOKBACK windows ({lookback}), "
+            f"got {start.isoformat()} .. {end.isoformat()}"
+        )
+    count = (end - start) // lookback
+    return [Window(start + i * lookback, start + (i + 1) * lookback) for i in range(count)]
+
+
+def _status(args: argparse.Namespace, out: TextIO) -> int:
+    overrides = {} if args.state is None else {"MFA_STATE": args.state}
+    settings = load_settings(**overrides)
+    state = open_state(settings)
+    try:
+        snapshot = state_snapshot(state)
+    finally:
+        state.close()
+    out.write((json.dumps(snapshot, indent=2) if args.format == "json" else render_status(snapshot)) + "\n")
     return 0
 
 

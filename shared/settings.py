@@ -21,6 +21,8 @@ from shared.errors import ConfigError
 
 PUBLIC_LA_ENDPOINT = "https://api.loganalytics.io"
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+# The sample is one recorded tenant-hour; this file holds the clock at which it is evaluated.
+SAMPLE_CLOCK_FILE = "clock.txt"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

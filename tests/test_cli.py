@@ -108,3 +108,66 @@ def test_python_dash_m_shared_runs_as_a_module(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["UserPrincipalName"] == "john.doe@contoso.com"
+
+
+def test_run_with_no_configuration_shows_the_sample_alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MFA_SOURCE", "MFA_FIXTURES_DIR", "MFA_STATE", "MFA_TEAMS_WEBHOOK_URL", "MFA_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = call("run", "--state", str(tmp_path / "state.sqlite3"))
+    assert code == 0, err
+    assert "MFA Rejected by User" in out
+    assert "entities: Account(FullName=" in out
+    assert "Evaluated 1 window(s)" in out
+    assert "Delivered 1," in out
+    code, out, _ = call("run", "--state", str(tmp_path / "state.sqlite3"))
+    assert "No window was due" in out  # the same hour is not evaluated twice
+
+
+def test_status_shows_the_checkpoint_and_outbox(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.sqlite3")
+    call("run", "--state", state)
+    code, out, _ = call("status", "--state", state)
+    assert code == 0
+    assert "Checkpoint: 2026-11-28T10:00:00" in out
+    assert "0 pending, 1 delivered, 0 dead" in out
+    code, out, _ = call("status", "--state", state, "--format", "json")
+    assert json.loads(out)["outbox"] == {"delivered": 1}
+
+
+def test_backfill_evaluates_a_range_without_moving_the_checkpoint(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.sqlite3")
+    code, out, err = call("backfill", "--from", "2026-11-28T08:00Z", "--to", "2026-11-28T11:00Z", "--state", state)
+    assert code == 0, err
+    assert "Evaluated 3 window(s)" in out
+    assert "1 alert(s)" in out
+    assert "3/3" in err  # the progress bar
+    _, out, _ = call("status", "--state", state)
+    assert "Checkpoint: none" in out
+    code, out, _ = call("backfill", "--from", "2026-11-28T09:00Z", "--to", "2026-11-28T10:00Z", "--state", state)
+    assert "Delivered 0," in out  # the same window's alert is already in the outbox: not sent twice
+
+
+def test_backfill_needs_whole_windows(tmp_path: Path) -> None:
+    code, _, err = call(
+        "backfill", "--from", "2026-11-28T08:00Z", "--to", "2026-11-28T08:30Z", "--state", str(tmp_path / "s.sqlite3")
+    )
+    assert code == 2
+    assert "whole number of MFA_LOOKBACK windows" in err
+
+
+def test_run_against_an_unreachable_workspace_exits_1_with_the_cause(tmp_path: Path) -> None:
+    code, _, err = call(
+        "run",
+        "--source",
+        "loganalytics",
+        "--workspace",
+        "11111111-2222-3333-4444-555555555555",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--state",
+        str(tmp_path / "s.sqlite3"),
+        "--now",
+        "2026-11-28T10:05Z",
+    )
+    assert code == 1
+    assert "127.0.0.1:9" in err or "connect" in err.lower()

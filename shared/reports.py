@@ -1,0 +1,77 @@
+"""What a person reads after a run (``run``, ``backfill``) and about the state (``status``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from shared.runner import RunReport
+from shared.serialise import format_datetime
+from shared.state.base import StateStore
+
+
+def describe_report(report: RunReport) -> str:
+    lines = []
+    if report.windows_evaluated:
+        first, last = report.windows_evaluated[0], report.windows_evaluated[-1]
+        lines.append(
+            f"Evaluated {len(report.windows_evaluated)} window(s), {format_datetime(first.start)} to "
+            f"{format_datetime(last.end)}: {report.result_rows} result row(s), {report.alerts} alert(s)"
+            + (f", {report.suppressed} row(s) suppressed" if report.suppressed else "")
+            + "."
+        )
+    else:
+        lines.append("No window was due (every window up to now minus the ingestion delay is already evaluated).")
+    lines.append(f"Delivered {report.delivered}, retrying later {report.retried}, dead {report.dead}.")
+    if report.conflicts:
+        lines.append("Another runner committed a window first; this run left it to that runner.")
+    if report.skipped is not None:
+        lines.append(
+            f"NOT evaluated (beyond MFA_MAX_CATCHUP): {format_datetime(report.skipped.start)} to "
+            f"{format_datetime(report.skipped.end)}; run `backfill` for it."
+        )
+    if report.error:
+        lines.append(f"Failed: {report.error}")
+    return "\n".join(lines)
+
+
+def state_snapshot(state: StateStore) -> dict[str, Any]:
+    checkpoint = state.checkpoint()
+    items = state.items()
+    return {
+        "checkpoint": format_datetime(checkpoint.end) if checkpoint else None,
+        "outbox": dict(Counter(item.status for item in items)),
+        "pending": [_item(item) for item in items if item.status == "pending"],
+        "dead": [_item(item) for item in items if item.status == "dead"],
+        "skipped": [
+            {"start": format_datetime(r.start), "end": format_datetime(r.end), "reason": r.reason}
+            for r in state.skipped()
+        ],
+    }
+
+
+def _item(item: Any) -> dict[str, Any]:
+    return {
+        "alert_id": item.alert_id,
+        "sink": item.sink,
+        "attempts": item.attempts,
+        "next_attempt_at": format_datetime(item.next_attempt_at),
+        "last_error": item.last_error,
+    }
+
+
+def render_status(snapshot: dict[str, Any]) -> str:
+    lines = [f"Checkpoint: {snapshot['checkpoint'] or 'none (no window evaluated yet)'}"]
+    counts = snapshot["outbox"]
+    lines.append(
+        "Outbox: " + ", ".join(f"{counts.get(status, 0)} {status}" for status in ("pending", "delivered", "dead"))
+    )
+    for title, key in (("Pending", "pending"), ("Dead", "dead")):
+        for item in snapshot[key]:
+            lines.append(
+                f"  {title}: {item['alert_id']} -> {item['sink']}, {item['attempts']} attempt(s), "
+                f"next {item['next_attempt_at']}: {item['last_error'] or '-'}"
+            )
+    for skipped in snapshot["skipped"]:
+        lines.append(f"Skipped (not evaluated): {skipped['start']} to {skipped['end']}: {skipped['reason']}")
+    return "\n".join(lines)

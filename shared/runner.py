@@ -1,0 +1,340 @@
+"""The scheduled job: plan windows from the checkpoint, evaluate each, record alerts, deliver them.
+
+Promises (tests/test_runner.py and tests/test_runner_simulation.py hold each to account):
+- no gap: windows tile sign-in time from the checkpoint on, each ``lookback`` long, oldest first;
+  what lies beyond ``max_catchup`` is recorded as skipped and logged as an error, never dropped
+  silently;
+- no duplicate: a window is evaluated only if the checkpoint is before it, and its alerts go into
+  the outbox under stable ids, inserted only if absent, in the same step that moves the checkpoint
+  (optimistic concurrency: a runner that loses the race writes nothing);
+- no loss: alerts are delivered from the outbox after they are recorded; failures are retried on
+  later runs with backoff, and after ``max_delivery_attempts`` an alert is marked dead and reported;
+- a source failure leaves the checkpoint where it was and fails the run with the cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shared.alerts import Alert, build_alerts
+from shared.detection import detect
+from shared.errors import DeliveryError, MfaRejectedError, SourceError, StateConflictError
+from shared.models import ReadRequest, Row, Window
+from shared.settings import Settings
+from shared.sinks.base import Sink
+from shared.sources.base import DataSource
+from shared.state.base import Checkpoint, NewItem, OutboxItem, StateStore
+
+logger = logging.getLogger(__name__)
+
+# How long a claimed outbox item is ours before another run may try it (a crashed sender's items
+# come due again after this).
+DELIVERY_LEASE = timedelta(minutes=10)
+# Backoff between delivery attempts across runs: 2, 4, 8 ... minutes, at most an hour, +-20 % jitter.
+FIRST_RETRY = timedelta(minutes=2)
+MAX_RETRY = timedelta(hours=1)
+DUE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The windows a run evaluates, and the sign-in time it gives up on (beyond the catch-up bound)."""
+
+    windows: tuple[Window, ...]
+    skipped: Window | None = None
+
+
+def window_end(now: datetime, *, ingestion_delay: timedelta) -> datetime:
+    """``now - ingestion delay``, truncated to the minute: the latest time a window may end."""
+    end = now - ingestion_delay
+    return end.replace(second=0, microsecond=0)
+
+
+def plan_windows(
+    *,
+    checkpoint: datetime | None,
+    now: datetime,
+    lookback: timedelta,
+    ingestion_delay: timedelta,
+    max_catchup: timedelta,
+) -> Plan:
+    """Which windows to evaluate now.
+
+    Without a checkpoint (the first run) only the latest window. With one, every whole window from
+    the checkpoint on, each ``lookback`` long, oldest first, that has ended by ``now - delay``; if
+    the checkpoint lies further back than ``max_catchup``, the oldest time is skipped (and reported)
+    in whole windows, so the tiling stays aligned.
+    """
+    latest_end = window_end(now, ingestion_delay=ingestion_delay)
+    if checkpoint is None:
+        return Plan(windows=(Window(latest_end - lookback, latest_end),))
+    start = checkpoint
+    skipped: Window | None = None
+    oldest_allowed = latest_end - max_catchup
+    if start < oldest_allowed:
+        whole_windows = -((start - oldest_allowed) // lookback)  # ceil((oldest_allowed - start) / lookback)
+        resume = start + whole_windows * lookback
+        skipped = Window(start, resume)
+        start = resume
+    windows: list[Window] = []
+    while start + lookback <= latest_end:
+        windows.append(Window(start, start + lookback))
+        start += lookback
+    return Plan(windows=tuple(windows), skipped=skipped)
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one run did: logged as one structured record (Application Insights custom dimensions)."""
+
+    windows_evaluated: list[Window] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    candidates: int = 0
+    result_rows: int = 0
+    suppressed: int = 0
+    alerts: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    conflicts: int = 0
+    skipped: Window | None = None
+    error: str | None = None
+    durations: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def dimensions(self) -> dict[str, object]:
+        return {
+            "windows_evaluated": len(self.windows_evaluated),
+            "first_window_start": self.windows_evaluated[0].start.isoformat() if self.windows_evaluated else "",
+            "last_window_end": self.windows_evaluated[-1].end.isoformat() if self.windows_evaluated else "",
+            "rows_signinlogs": self.rows_read.get("SigninLogs", 0),
+            "rows_identityinfo": self.rows_read.get("IdentityInfo", 0),
+            "rows_behavioranalytics": self.rows_read.get("BehaviorAnalytics", 0),
+            "candidates": self.candidates,
+            "result_rows": self.result_rows,
+            "suppressed": self.suppressed,
+            "alerts": self.alerts,
+            "delivered": self.delivered,
+            "retried": self.retried,
+            "dead": self.dead,
+            "conflicts": self.conflicts,
+            "skipped_start": self.skipped.start.isoformat() if self.skipped else "",
+            "skipped_end": self.skipped.end.isoformat() if self.skipped else "",
+            "error": self.error or "",
+            **{f"seconds_{name}": round(value, 3) for name, value in self.durations.items()},
+        }
+
+
+@dataclass
+class Runner:
+    """One configured job. Everything external (source, sinks, state, clock) is passed in."""
+
+    settings: Settings
+    source: DataSource
+    sinks: Sequence[Sink]
+    state: StateStore
+    jitter: Callable[[], float] = field(default=random.random)
+    on_window: Callable[[Window], None] | None = None  # progress callback (backfill)
+
+    def run(self, *, now: datetime) -> RunReport:
+        """Evaluate every window that is due, then deliver what the outbox holds."""
+        report = RunReport()
+        started = time.perf_counter()
+        checkpoint = self.state.checkpoint()
+        plan = plan_windows(
+            checkpoint=checkpoint.end if checkpoint else None,
+            now=now,
+            lookback=self.settings.lookback,
+            ingestion_delay=self.settings.ingestion_delay,
+            max_catchup=self.settings.max_catchup,
+        )
+        if plan.skipped is not None:
+            self._record_skip(plan.skipped, now=now, report=report)
+        try:
+            for window in plan.windows:
+                checkpoint = self._evaluate(window, expected=checkpoint, now=now, report=report, commit=True)
+                if checkpoint is None:  # lost a race: the other runner owns the rest of this plan
+                    break
+        except MfaRejectedError as error:
+            report.error = str(error)
+            logger.error("window not evaluated, checkpoint unchanged: %s", error)
+        report.durations["evaluate"] = time.perf_counter() - started
+        self._deliver(now=now, report=report)
+        report.durations["total"] = time.perf_counter() - started
+        self._log(report)
+        return report
+
+    def backfill(self, windows: Sequence[Window], *, now: datetime) -> RunReport:
+        """Evaluate given windows (older data, a re-check) without moving the checkpoint; alerts go
+        to the outbox under their stable ids, so a window already alerted on sends nothing again."""
+        report = RunReport()
+        started = time.perf_counter()
+        try:
+            for window in windows:
+                self._evaluate(window, expected=None, now=now, report=report, commit=False)
+        except MfaRejectedError as error:
+            report.error = str(error)
+            logger.error("backfill stopped: %s", error)
+        report.durations["evaluate"] = time.perf_counter() - started
+        self._deliver(now=now, report=report)
+        report.durations["total"] = time.perf_counter() - started
+        self._log(report)
+        return report
+
+    # --- evaluation ---------------------------------------------------------------------------
+
+    def _evaluate(
+        self, window: Window, *, expected: Checkpoint | None, now: datetime, report: RunReport, commit: bool
+    ) -> Checkpoint | None:
+        settings = self.settings
+        request = ReadRequest(
+            signins=window,
+            identities=Window(window.end - settings.identity_lookback, window.end),
+            behaviors=window,
+        )
+        try:
+            tables = self.source.read(request)
+        except SourceError as error:
+            raise SourceError(f"window {_span(window)}: {error}") from None
+        for table, count in tables.scanned.items():
+            report.rows_read[table] = report.rows_read.get(table, 0) + count
+        report.candidates += len(tables.signins)
+        rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=settings.risk_score_cutoff)
+        report.result_rows += len(rows)
+        rows = self._unsuppressed(rows, window=window, report=report)
+        alerts = build_alerts(rows, window=window, detected_at=now, grouping=settings.alert_grouping)
+        items = [
+            NewItem(alert_id=alert.id, sink=sink.name, payload=alert.to_json(), created_at=now)
+            for alert in alerts
+            for sink in self.sinks
+        ]
+        if commit:
+            try:
+                checkpoint = self.state.commit_window(window_end=window.end, items=items, expected=expected)
+            except StateConflictError as error:
+                report.conflicts += 1
+                logger.warning(
+                    "window %s: another runner committed it first; nothing recorded (%s)", _span(window), error
+                )
+                return None
+        else:
+            self.state.add_items(items)
+            checkpoint = expected
+        report.windows_evaluated.append(window)
+        report.alerts += len(alerts)
+        self._remember(rows, window=window)
+        if self.on_window is not None:
+            self.on_window(window)
+        logger.info("window %s: %d result row(s), %d alert(s)", _span(window), len(rows), len(alerts))
+        return checkpoint
+
+    def _record_skip(self, skipped: Window, *, now: datetime, report: RunReport) -> None:
+        reason = f"older than MFA_MAX_CATCHUP ({self.settings.max_catchup}) at {now.isoformat()}"
+        self.state.record_skipped(start=skipped.start, end=skipped.end, reason=reason, at=now)
+        report.skipped = skipped
+        logger.error("sign-in time %s was NOT evaluated: %s; run `backfill` to evaluate it", _span(skipped), reason)
+
+    # --- suppression (MFA_SUPPRESSION) ----------------------------------------------------------
+
+    def _unsuppressed(self, rows: list[Row], *, window: Window, report: RunReport) -> list[Row]:
+        period = self.settings.suppression
+        if not period:
+            return rows
+        kept = []
+        for row in rows:
+            last = self.state.last_alerted(suppression_key(row))
+            if last is not None and window.end - last < period:
+                report.suppressed += 1
+                continue
+            kept.append(row)
+        return kept
+
+    def _remember(self, rows: list[Row], *, window: Window) -> None:
+        if self.settings.suppression:
+            for row in rows:
+                self.state.remember_alerted(suppression_key(row), window.end)
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def _deliver(self, *, now: datetime, report: RunReport) -> None:
+        started = time.perf_counter()
+        sinks = {sink.name: sink for sink in self.sinks}
+        for item in self.state.due(now=now, limit=DUE_BATCH):
+            claimed = self.state.claim(item, now=now, lease=DELIVERY_LEASE)
+            if claimed is None:
+                continue  # another runner is delivering it
+            self._deliver_one(claimed, sinks.get(claimed.sink), now=now, report=report)
+        report.durations["deliver"] = time.perf_counter() - started
+
+    def _deliver_one(self, item: OutboxItem, sink: Sink | None, *, now: datetime, report: RunReport) -> None:
+        try:
+            if sink is None:
+                raise DeliveryError(f"sink {item.sink!r} is no longer configured")
+            sink.deliver(Alert.from_json(item.payload))
+        except DeliveryError as error:
+            self._failed(item, error, now=now, report=report)
+            return
+        except MfaRejectedError as error:  # a stored alert that cannot be read back: keep it, mark dead
+            self._failed(item, DeliveryError(str(error), permanent=True), now=now, report=report)
+            return
+        self.state.mark_delivered(item, at=now)
+        report.delivered += 1
+
+    def _failed(self, item: OutboxItem, error: DeliveryError, *, now: datetime, report: RunReport) -> None:
+        exhausted = item.attempts >= self.settings.max_delivery_attempts
+        if error.permanent or exhausted:
+            why = "permanent failure" if error.permanent else f"{item.attempts} attempts"
+            try:
+                self.state.mark_failed(item, at=now, error=str(error), retry_at=None)
+            except StateConflictError:
+                return
+            report.dead += 1
+            logger.error("alert %s to %s is DEAD after %s: %s", item.alert_id, item.sink, why, error)
+            return
+        retry_at = now + self.backoff(item.attempts)
+        try:
+            self.state.mark_failed(item, at=now, error=str(error), retry_at=retry_at)
+        except StateConflictError:
+            return
+        report.retried += 1
+        logger.warning(
+            "alert %s to %s failed (attempt %d), retrying from %s: %s",
+            item.alert_id,
+            item.sink,
+            item.attempts,
+            retry_at.isoformat(),
+            error,
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with +-20 % jitter, capped."""
+        doublings = min(max(attempts - 1, 0), 16)  # capped before multiplying, so it cannot overflow
+        base = min(FIRST_RETRY * 2**doublings, MAX_RETRY)
+        return base * (0.8 + 0.4 * self.jitter())
+
+    def _log(self, report: RunReport) -> None:
+        # The fields go both into the message (the Functions host forwards only the message text to
+        # Application Insights) and into ``extra`` (as custom dimensions, for OpenTelemetry exporters).
+        level = logging.ERROR if report.failed or report.dead or report.skipped else logging.INFO
+        dimensions = report.dimensions()
+        text = " ".join(f"{key}={value}" for key, value in dimensions.items() if value not in ("", None))
+        logger.log(level, "run finished %s", text, extra={"custom_dimensions": dimensions, **dimensions})
+
+
+def suppression_key(row: Row) -> str:
+    """User + IP, hashed so that any UPN or IP text is a safe storage key."""
+    material = f"{row['UserPrincipalName']}\x00{row['FailedIPAddress']}".encode()
+    return "ui_" + hashlib.sha256(material).hexdigest()[:40]
+
+
+def _span(window: Window) -> str:
+    return f"[{window.start.isoformat()}, {window.end.isoformat()})"

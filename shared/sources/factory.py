@@ -1,0 +1,17 @@
+"""The data source the settings ask for."""
+
+from __future__ import annotations
+
+from shared.settings import Settings
+from shared.sources.base import DataSource
+from shared.sources.fixtures import FixtureSource
+
+
+def build_source(settings: Settings) -> DataSource:
+    """Fixture files (MFA_SOURCE=fixtures, MFA_FIXTURES_DIR) or live Log Analytics (MFA_SOURCE=loganalytics)."""
+    if settings.source == "loganalytics":
+        # Imported here so local fixture runs do not load the Azure SDK.
+        from shared.sources.loganalytics import LogAnalyticsSource  # noqa: PLC0415
+
+        return LogAnalyticsSource.from_settings(settings)
+    return FixtureSource(settings.fixtures_dir)

@@ -1,0 +1,142 @@
+"""The timer entry point, called as the Functions host calls it, with settings from the environment.
+
+The data source is a loopback Log Analytics workspace (the real LogsQueryClient), the state a real
+SQLite file, and the sink a loopback webhook whose signature is checked with `standardwebhooks`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from azure.functions.timer import TimerRequest
+from standardwebhooks import Webhook
+
+import MfaRejectedTimer
+from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SIGNIN_TABLE
+from shared.serialise import jsonable
+from shared.state.sqlite import SqliteStateStore
+from tests.builders import behavior, identity, signin
+from tests.harness.la_server import Fault, LogAnalyticsServer
+from tests.sinks.receiver import Receiver
+
+SECRET = "whsec_" + base64.b64encode(b"function entry test signing key!").decode()
+
+
+def _recent_tables() -> dict[str, list[dict]]:
+    """One MFA decline in the hour that the timer is about to evaluate."""
+    now = datetime.now(UTC)
+    end = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    moment = end - timedelta(minutes=30)
+    rows = {
+        SIGNIN_TABLE: [signin("john.doe@contoso.com") | {"TimeGenerated": moment}],
+        IDENTITY_TABLE: [identity("John.Doe@contoso.com") | {"TimeGenerated": moment}],
+        BEHAVIOR_TABLE: [behavior("john.doe", score=8) | {"TimeGenerated": moment}],
+    }
+    return {table: [jsonable(row) for row in table_rows] for table, table_rows in rows.items()}
+
+
+@pytest.fixture
+def workspace() -> Iterator[LogAnalyticsServer]:
+    with LogAnalyticsServer(_recent_tables()) as server:
+        yield server
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as server:
+        yield server
+
+
+@pytest.fixture
+def environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workspace: LogAnalyticsServer, receiver: Receiver
+) -> Path:
+    state = tmp_path / "state.sqlite3"
+    for name, value in {
+        "MFA_SOURCE": "loganalytics",
+        "LOG_ANALYTICS_WORKSPACE_ID": workspace.workspace_id,
+        "MFA_LA_ENDPOINT": workspace.endpoint,
+        "MFA_STATE": str(state),
+        "MFA_WEBHOOK_URL": receiver.url(),
+        "MFA_WEBHOOK_SECRET": SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return state
+
+
+@pytest.mark.parametrize("past_due", [False, True])
+def test_the_timer_evaluates_the_due_window_and_delivers_a_signed_alert(
+    environment: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture, past_due: bool
+) -> None:
+    caplog.set_level(logging.INFO)
+    MfaRejectedTimer.main(TimerRequest(past_due=past_due))
+
+    [request] = receiver.requests
+    payload = Webhook(SECRET).verify(request.body, request.headers)
+    assert payload["rows"][0]["UserPrincipalName"] == "john.doe@contoso.com"
+    assert payload["rows"][0]["AccountUPN"] == "John.Doe@contoso.com"
+    store = SqliteStateStore(environment)
+    try:
+        assert store.checkpoint() is not None
+        assert [item.status for item in store.items()] == ["delivered"]
+    finally:
+        store.close()
+    assert ("timer is past due" in caplog.text) is past_due
+    [record] = [r for r in caplog.records if r.getMessage().startswith("run finished")]
+    assert record.alerts == 1
+    assert record.delivered == 1
+    assert "windows_evaluated=1" in record.getMessage()
+
+
+def test_a_second_invocation_sends_nothing_again(environment: Path, receiver: Receiver) -> None:
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    assert len(receiver.requests) == 1
+
+
+def test_a_workspace_that_refuses_access_fails_the_invocation_and_keeps_the_checkpoint(
+    environment: Path, workspace: LogAnalyticsServer, receiver: Receiver
+) -> None:
+    workspace.fail(Fault(status=403, times=10))
+    with pytest.raises(MfaRejectedTimer.RunFailedError, match="Log Analytics Reader"):
+        MfaRejectedTimer.main(TimerRequest(past_due=False))
+    store = SqliteStateStore(environment)
+    try:
+        assert store.checkpoint() is None
+    finally:
+        store.close()
+    assert receiver.requests == []
+
+
+def test_bad_settings_fail_with_every_problem_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MFA_SOURCE", "loganalytics")
+    monkeypatch.setenv("LOG_ANALYTICS_WORKSPACE_ID", "not-a-guid")
+    monkeypatch.setenv("MFA_LOOKBACK", "one hour")
+    with pytest.raises(Exception, match="LOG_ANALYTICS_WORKSPACE_ID") as caught:
+        MfaRejectedTimer.main(TimerRequest(past_due=False))
+    assert "MFA_LOOKBACK" in str(caught.value)
+
+
+def test_function_json_binds_the_schedule_setting_and_a_retry_policy() -> None:
+    binding = json.loads(Path(MfaRejectedTimer.__file__).with_name("function.json").read_text())
+    [timer] = binding["bindings"]
+    assert timer["type"] == "timerTrigger"
+    assert timer["schedule"] == "%MFA_SCHEDULE%"
+    assert timer["runOnStartup"] is False
+    assert timer["useMonitor"] is True
+    assert binding["retry"]["strategy"] == "exponentialBackoff"
+    assert binding["retry"]["maxRetryCount"] >= 1
+
+
+def test_host_json_keeps_requests_out_of_sampling_and_sets_a_timeout() -> None:
+    host = json.loads((Path(MfaRejectedTimer.__file__).parents[1] / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    assert host["functionTimeout"]
+    assert "Request" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]

@@ -1,0 +1,269 @@
+"""The runner's promises: windows without gaps or duplicates, a durable outbox, bounded retries."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.alerts import Alert
+from shared.errors import DeliveryError
+from shared.models import Window
+from shared.runner import Plan, Runner, plan_windows, window_end
+from shared.state.base import StateStore
+from tests.runner_parts import MemorySource, RecordingSink, rejections_every_hour, settings
+
+H = timedelta(hours=1)
+DAY0 = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def at(hours: float, minutes: float = 5) -> datetime:
+    return DAY0 + timedelta(hours=hours, minutes=minutes)
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+def plan(checkpoint: datetime | None, now: datetime, *, catchup: timedelta = timedelta(days=1)) -> Plan:
+    return plan_windows(
+        checkpoint=checkpoint, now=now, lookback=H, ingestion_delay=timedelta(minutes=5), max_catchup=catchup
+    )
+
+
+def test_window_end_is_now_minus_delay_truncated_to_the_minute() -> None:
+    assert window_end(at(3, 7.5), ingestion_delay=timedelta(minutes=5)) == at(3, 2)
+
+
+def test_first_run_evaluates_only_the_latest_window() -> None:
+    assert plan(None, at(10)) == Plan(windows=(Window(at(9, 0), at(10, 0)),))
+
+
+def test_on_time_run_evaluates_the_next_window() -> None:
+    assert plan(at(9, 0), at(10)).windows == (Window(at(9, 0), at(10, 0)),)
+
+
+def test_missed_runs_are_caught_up_oldest_first_each_one_lookback_long() -> None:
+    assert plan(at(6, 0), at(10)).windows == tuple(Window(at(h, 0), at(h + 1, 0)) for h in range(6, 10))
+
+
+def test_a_late_run_keeps_the_tiling_and_leaves_a_partial_window_for_later() -> None:
+    assert plan(at(9, 0), at(10, 40)).windows == (Window(at(9, 0), at(10, 0)),)
+    assert plan(at(9, 0), at(10, 4)).windows == ()  # 10:04 - 5 min: the 9:00 window has not ended
+
+
+def test_nothing_is_due_when_the_checkpoint_is_current() -> None:
+    assert plan(at(10, 0), at(10, 30)) == Plan(windows=())
+
+
+def test_time_beyond_the_catch_up_bound_is_skipped_in_whole_windows_and_reported() -> None:
+    result = plan(at(0, 0), at(10), catchup=timedelta(hours=3, minutes=30))
+    # Only 3.5 h may be caught up: whole windows from 7:00 (6:00 would make it 4 h).
+    assert result.skipped == Window(at(0, 0), at(7, 0))
+    assert result.windows == tuple(Window(at(h, 0), at(h + 1, 0)) for h in range(7, 10))
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def make_runner(store: StateStore, source: MemorySource, *sinks: RecordingSink, **overrides: object) -> Runner:
+    return Runner(settings=settings(**overrides), source=source, sinks=list(sinks), state=store, jitter=lambda: 0.5)
+
+
+def hourly_source(hours: int = 48) -> MemorySource:
+    signins, behaviors = rejections_every_hour(DAY0, hours)
+    return MemorySource(signins=signins, behaviors=behaviors)
+
+
+def test_a_run_records_alerts_moves_the_checkpoint_and_delivers(store: StateStore) -> None:
+    sink = RecordingSink()
+    report = make_runner(store, hourly_source(), sink).run(now=at(10))
+    assert report.windows_evaluated == [Window(at(9, 0), at(10, 0))]
+    assert report.alerts == report.delivered == 1
+    assert store.checkpoint().end == at(10, 0)
+    [alert] = sink.alerts.values()
+    assert alert.rows[0]["UserPrincipalName"] == "user9@contoso.com"
+    assert [item.status for item in store.items()] == ["delivered"]
+
+
+def test_rerunning_the_same_hour_sends_nothing_twice(store: StateStore) -> None:
+    sink = RecordingSink()
+    runner = make_runner(store, hourly_source(), sink)
+    runner.run(now=at(10))
+    second = runner.run(now=at(10, 30))
+    assert second.windows_evaluated == []
+    assert sum(sink.delivered.values()) == 1
+
+
+def test_missed_hours_are_each_evaluated_once_and_alerted(store: StateStore) -> None:
+    sink = RecordingSink()
+    runner = make_runner(store, hourly_source(), sink)
+    runner.run(now=at(3))
+    report = runner.run(now=at(8))
+    assert [w.start for w in report.windows_evaluated] == [at(h, 0) for h in range(3, 8)]
+    assert len(sink.delivered) == 6
+    assert set(sink.delivered.values()) == {1}
+
+
+def test_a_source_failure_leaves_the_checkpoint_and_fails_the_run(store: StateStore) -> None:
+    source = hourly_source()
+    runner = make_runner(store, source, RecordingSink())
+    runner.run(now=at(3))
+    source.fail = lambda request: "Log Analytics answered HTTP 403: the identity lacks read access"
+    report = runner.run(now=at(5))
+    assert report.failed
+    assert "HTTP 403" in report.error
+    assert store.checkpoint().end == at(3, 0)
+    source.fail = lambda request: None
+    assert [w.start for w in runner.run(now=at(5, 10)).windows_evaluated] == [at(3, 0), at(4, 0)]
+
+
+def test_a_failure_midway_keeps_the_windows_already_recorded(store: StateStore) -> None:
+    source = hourly_source()
+    runner = make_runner(store, source, RecordingSink())
+    runner.run(now=at(2))
+    source.fail = lambda request: "boom" if request.signins.start >= at(4, 0) else None
+    report = runner.run(now=at(7))
+    assert [w.start for w in report.windows_evaluated] == [at(2, 0), at(3, 0)]
+    assert store.checkpoint().end == at(4, 0)
+    assert report.failed
+
+
+def test_skipped_time_is_recorded_and_reported(store: StateStore, caplog: pytest.LogCaptureFixture) -> None:
+    runner = make_runner(store, hourly_source(), RecordingSink(), MFA_MAX_CATCHUP="PT3H")
+    runner.run(now=at(1))
+    report = runner.run(now=at(10))
+    assert report.skipped == Window(at(1, 0), at(7, 0))
+    assert [(s.start, s.end) for s in store.skipped()] == [(at(1, 0), at(7, 0))]
+    assert "was NOT evaluated" in caplog.text
+
+
+def test_identity_lookback_widens_only_the_identity_window(store: StateStore) -> None:
+    source = hourly_source()
+    make_runner(store, source, RecordingSink(), MFA_IDENTITY_LOOKBACK="P14D").run(now=at(10))
+    [request] = source.reads
+    assert request.signins == request.behaviors == Window(at(9, 0), at(10, 0))
+    assert request.identities == Window(at(10, 0) - timedelta(days=14), at(10, 0))
+
+
+def test_per_row_grouping_gives_one_alert_per_row(store: StateStore) -> None:
+    signins, behaviors = rejections_every_hour(DAY0, 2)
+    extra = [signins[1] | {"UserPrincipalName": "other@contoso.com"}]
+    extra_b = [behaviors[1] | {"UserName": "other"}]
+    sink = RecordingSink()
+    runner = make_runner(store, MemorySource(signins + extra, behaviors + extra_b), sink, MFA_ALERT_GROUPING="per-row")
+    assert runner.run(now=at(2)).alerts == 2
+    assert len(sink.delivered) == 2
+
+
+def test_suppression_drops_a_user_and_ip_alerted_within_the_period(store: StateStore) -> None:
+    signins, behaviors = rejections_every_hour(DAY0, 1)
+    repeated = [signins[0] | {"TimeGenerated": signins[0]["TimeGenerated"] + h * H} for h in range(4)]
+    scores = [behaviors[0] | {"TimeGenerated": behaviors[0]["TimeGenerated"] + h * H} for h in range(4)]
+    sink = RecordingSink()
+    runner = make_runner(store, MemorySource(repeated, scores), sink, MFA_SUPPRESSION="PT2H")
+    runner.run(now=at(1))
+    reports = [runner.run(now=at(h)) for h in (2, 3, 4)]
+    assert [r.suppressed for r in reports] == [1, 0, 1]
+    assert len(sink.delivered) == 2
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+
+def test_webhook_down_for_three_runs_then_up_delivers_once(store: StateStore) -> None:
+    sink = RecordingSink()
+    runner = make_runner(store, hourly_source(), sink)
+    reports = []
+    for hour in (10, 11, 12, 13):
+        sink.fail = (lambda alert: DeliveryError("HTTP 503")) if hour < 13 else (lambda alert: None)
+        reports.append(runner.run(now=at(hour)))
+    assert [r.retried for r in reports] == [1, 2, 3, 0]  # each hour adds an alert that waits too
+    first = next(iter(sink.attempts))
+    assert sink.attempts[first] == 4
+    assert len(sink.delivered) == 4
+    assert set(sink.delivered.values()) == {1}
+
+
+def test_a_permanent_failure_is_dead_at_once_and_reported(store: StateStore, caplog: pytest.LogCaptureFixture) -> None:
+    sink = RecordingSink(fail=lambda alert: DeliveryError("HTTP 400: bad card", permanent=True))
+    runner = make_runner(store, hourly_source(), sink)
+    report = runner.run(now=at(10))
+    assert report.dead == 1
+    [item] = store.items(status="dead")
+    assert "HTTP 400" in item.last_error
+    assert "is DEAD" in caplog.text
+    assert runner.run(now=at(10, 30)).dead == 0  # a dead alert is not retried
+
+
+def test_transient_failures_end_dead_after_the_attempt_bound(store: StateStore) -> None:
+    sink = RecordingSink(fail=lambda alert: DeliveryError("HTTP 503"))
+    runner = make_runner(store, hourly_source(1), sink, MFA_MAX_DELIVERY_ATTEMPTS=3)
+    runner.run(now=at(1))
+    for hour in range(2, 8):
+        runner.run(now=at(hour))
+    [item] = store.items()
+    assert (item.status, item.attempts) == ("dead", 3)
+    assert sum(sink.attempts.values()) == 3
+
+
+class Crash(BaseException):
+    """The process dies: nothing of ours catches a BaseException."""
+
+
+def test_crash_after_recording_before_delivering_is_delivered_next_run(store: StateStore) -> None:
+    crash = RecordingSink(name="webhook", fail=lambda alert: Crash())
+    with pytest.raises(Crash):
+        make_runner(store, hourly_source(), crash).run(now=at(10))
+    assert store.checkpoint().end == at(10, 0)  # the alert was recorded before delivery
+    sink = RecordingSink(name="webhook")
+    make_runner(store, hourly_source(), sink).run(now=at(10, 10))  # within the crashed run's lease: not yet
+    assert sink.delivered == {}
+    make_runner(store, hourly_source(), sink).run(now=at(10, 30))
+    [alert_id] = crash.attempts
+    assert sink.delivered == {alert_id: 1}  # the same alert id: the same webhook-id
+
+
+def test_crash_after_delivering_before_recording_redelivers_with_the_same_id(store: StateStore) -> None:
+    sink = RecordingSink(name="webhook")
+
+    class DiesAfterSending(RecordingSink):
+        def deliver(self, alert: Alert) -> None:
+            super().deliver(alert)
+            raise Crash
+
+    dying = DiesAfterSending(name="webhook")
+    with pytest.raises(Crash):
+        make_runner(store, hourly_source(), dying).run(now=at(10))
+    make_runner(store, hourly_source(), sink).run(now=at(10, 30))
+    [alert_id] = dying.delivered
+    assert sink.delivered == {alert_id: 1}  # at-least-once, with a stable id the receiver can drop
+    assert [item.status for item in store.items()] == ["delivered"]
+
+
+def test_two_runners_at_once_one_advances_and_nothing_is_sent_twice(open_store) -> None:
+    barrier = threading.Barrier(2, timeout=10)
+    sink = RecordingSink()
+    reports = []
+
+    def one_runner() -> None:
+        source = hourly_source()
+        # Both runners read their first window at the same moment, from the same checkpoint.
+        source.before_read = lambda: barrier.wait() if len(source.reads) == 1 else None
+        store = open_store()
+        try:
+            reports.append(make_runner(store, source, sink).run(now=at(10)))
+        finally:
+            store.close()
+
+    first = open_store()
+    make_runner(first, hourly_source(), sink).run(now=at(5))  # a checkpoint to race from
+    first.close()
+    threads = [threading.Thread(target=one_runner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(r.conflicts for r in reports) == [0, 1]
+    assert set(sink.delivered.values()) == {1}
+    assert len(sink.delivered) == 6  # hours 4 (first run) and 5..9, each once

@@ -1,0 +1,87 @@
+"""A simulated week of hourly runs that go wrong in every way the platform allows.
+
+Runs are missed, late, repeated and failing (the source raises); deliveries fail transiently. Over
+all of it: the evaluated windows tile time with no gap and no overlap, and every alert is delivered
+exactly once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.errors import DeliveryError
+from shared.runner import Runner
+from shared.state.sqlite import SqliteStateStore
+from tests.runner_parts import MemorySource, RecordingSink, rejections_every_hour
+from tests.runner_parts import settings as make_settings
+
+START = datetime(2026, 11, 16, tzinfo=UTC)
+HOURS = 7 * 24
+
+# What happens at each scheduled hour: the run is on time, missed, late, runs twice, or its data
+# source fails.
+ACTIONS = ["on-time", "on-time", "on-time", "missed", "late", "twice", "source-fails"]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    actions=st.lists(st.sampled_from(ACTIONS), min_size=HOURS, max_size=HOURS),
+    late_minutes=st.integers(1, 55),
+    # Whether each delivery attempt fails, in a repeating pattern with at least one success.
+    flaky=st.lists(st.booleans(), min_size=1, max_size=6).filter(lambda pattern: not all(pattern)),
+)
+def test_a_week_of_chaos_tiles_time_and_delivers_each_alert_once(
+    tmp_path_factory, actions, late_minutes, flaky
+) -> None:
+    signins, behaviors = rejections_every_hour(START, HOURS + 3)
+    source = MemorySource(signins=signins, behaviors=behaviors)
+    failing = {"now": False}
+    source.fail = lambda request: "Log Analytics answered HTTP 503" if failing["now"] else None
+    attempts = itertools.cycle(flaky)
+    sink = RecordingSink(fail=lambda alert: DeliveryError("HTTP 503") if next(attempts) else None)
+    store = SqliteStateStore(tmp_path_factory.mktemp("week") / "state.sqlite3")
+    runner = Runner(
+        settings=make_settings(MFA_MAX_CATCHUP="P7D", MFA_MAX_DELIVERY_ATTEMPTS=100),
+        source=source,
+        sinks=[sink],
+        state=store,
+        jitter=lambda: 0.5,
+    )
+    evaluated = []
+    try:
+        for hour, action in enumerate(actions):
+            scheduled = START + timedelta(hours=hour, minutes=5)
+            failing["now"] = action == "source-fails"
+            times = {"missed": [], "late": [scheduled + timedelta(minutes=late_minutes)], "twice": [scheduled] * 2}
+            for now in times.get(action, [scheduled]):
+                report = runner.run(now=now)
+                evaluated.extend(report.windows_evaluated)
+                if action == "source-fails":
+                    assert report.windows_evaluated == []  # nothing counts as evaluated
+                else:
+                    assert not report.failed, report.error
+        # Afterwards the platform behaves: runs on time until the outbox is drained.
+        failing["now"] = False
+        sink.fail = lambda alert: None
+        end = START + timedelta(hours=HOURS, minutes=5)
+        for extra in range(3):
+            evaluated.extend(runner.run(now=end + timedelta(hours=extra)).windows_evaluated)
+    finally:
+        store.close()
+
+    # No gap, no overlap: consecutive windows meet exactly, from the first to the checkpoint.
+    assert evaluated, "no window was evaluated"
+    for before, after in itertools.pairwise(evaluated):
+        assert before.end == after.start
+    assert all(w.end - w.start == timedelta(hours=1) for w in evaluated)
+    # Each window holding a rejection gives one alert, delivered exactly once. (A first run's window
+    # may end before the first rejection: no data, no alert.)
+    rejected_at = [row["TimeGenerated"] for row in signins]
+    with_data = [w.start for w in evaluated if any(w.contains(moment) for moment in rejected_at)]
+    assert len(with_data) >= HOURS - 1
+    assert sorted(alert.window.start for alert in sink.alerts.values()) == with_data
+    assert set(sink.delivered.values()) == {1}
