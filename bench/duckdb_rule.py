@@ -22,28 +22,12 @@ from typing import Any, Final
 
 import duckdb
 
+from shared.models import OUTPUT_COLUMNS
+
 logger = logging.getLogger(__name__)
 
 RULE_SQL: Final = Path(__file__).with_name("rule.sql")
 
-OUTPUT_COLUMNS: Final = (
-    "UserPrincipalName",
-    "UserId",
-    "AADTenantId",
-    "FailedIPAddress",
-    "StartTime",
-    "EndTIme",
-    "Name",
-    "UPNSuffix",
-    "AccountUPN",
-    "Tags",
-    "GroupMembership",
-    "AssignedRoles",
-    "UserType",
-    "UserAccountControl",
-    "MaxInvestigationScore",
-    "UEBARiskScore",
-)
 DATETIME_COLUMNS: Final = ("StartTime", "EndTIme")
 DYNAMIC_COLUMNS: Final = ("Tags", "GroupMembership", "AssignedRoles", "UserType", "UserAccountControl")
 

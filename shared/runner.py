@@ -159,31 +159,38 @@ class Runner:
         )
         if plan.skipped is not None:
             self._record_skip(plan.skipped, now=now, report=report)
-        try:
+
+        def evaluate() -> None:
+            expected = checkpoint
             for window in plan.windows:
-                checkpoint = self._evaluate(window, expected=checkpoint, now=now, report=report, commit=True)
-                if checkpoint is None:  # lost a race: the other runner owns the rest of this plan
-                    break
-        except MfaRejectedError as error:
-            report.error = str(error)
-            logger.error("window not evaluated, checkpoint unchanged: %s", error)
-        report.durations["evaluate"] = time.perf_counter() - started
-        self._deliver(now=now, report=report)
-        report.durations["total"] = time.perf_counter() - started
-        self._log(report)
-        return report
+                expected = self._evaluate(window, expected=expected, now=now, report=report, commit=True)
+                if expected is None:  # lost a race: the other runner owns the rest of this plan
+                    return
+
+        return self._finish(
+            report, evaluate, now=now, started=started, failure="window not evaluated, checkpoint unchanged"
+        )
 
     def backfill(self, windows: Sequence[Window], *, now: datetime) -> RunReport:
         """Evaluate given windows (older data, a re-check) without moving the checkpoint; alerts go
         to the outbox under their stable ids, so a window already alerted on sends nothing again."""
         report = RunReport()
-        started = time.perf_counter()
-        try:
+
+        def evaluate() -> None:
             for window in windows:
                 self._evaluate(window, expected=None, now=now, report=report, commit=False)
+
+        return self._finish(report, evaluate, now=now, started=time.perf_counter(), failure="backfill stopped")
+
+    def _finish(
+        self, report: RunReport, evaluate: Callable[[], None], *, now: datetime, started: float, failure: str
+    ) -> RunReport:
+        """Evaluate, then deliver whatever happened (alerts recorded before a failure still go out), then log."""
+        try:
+            evaluate()
         except MfaRejectedError as error:
             report.error = str(error)
-            logger.error("backfill stopped: %s", error)
+            logger.error("%s: %s", failure, error)
         report.durations["evaluate"] = time.perf_counter() - started
         self._deliver(now=now, report=report)
         report.durations["total"] = time.perf_counter() - started
