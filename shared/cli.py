@@ -21,6 +21,7 @@ from shared.reports import describe_report, render_status, state_snapshot
 from shared.serialise import jsonable, rows_to_json
 from shared.settings import SAMPLE_CLOCK_FILE, SAMPLE_DATA_DIR, Settings, load_settings
 from shared.sources.base import DataSource
+from shared.sources.factory import build_source
 from shared.sources.fixtures import FixtureSource
 from shared.sources.values import parse_datetime
 from shared.state import open_state
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the rule's detection over the three tables and print its result rows.",
     )
     detect_cmd.add_argument("--fixtures", type=Path, metavar="DIR", help="directory with the three table files")
+    detect_cmd.add_argument(
+        "--source", choices=("fixtures", "loganalytics"), default="fixtures", help="where the tables come from"
+    )
+    detect_cmd.add_argument("--workspace", metavar="ID", help="Log Analytics workspace id (--source loganalytics)")
+    detect_cmd.add_argument("--endpoint", metavar="URL", help="Log Analytics endpoint (default MFA_LA_ENDPOINT)")
     detect_cmd.add_argument(
         "--start", type=_moment, metavar="ISO", help="window start (inclusive), e.g. 2026-11-28T09:00Z"
     )
@@ -133,10 +139,26 @@ def _window(args: argparse.Namespace) -> Window | None:
 
 
 def _detect(args: argparse.Namespace, out: TextIO) -> int:
-    if args.fixtures is None:
-        raise InputError("detect needs --fixtures DIR")
-    source: DataSource = FixtureSource(args.fixtures, strict=args.strict)
-    tables = source.read(ReadRequest.same(_window(args)))
+    window = _window(args)
+    if args.source == "loganalytics":
+        if window is None:
+            raise InputError("detect --source loganalytics needs --start and --end")
+        overrides: dict[str, Any] = {"MFA_SOURCE": "loganalytics"}
+        if args.workspace is not None:
+            overrides["LOG_ANALYTICS_WORKSPACE_ID"] = args.workspace
+        if args.endpoint is not None:
+            overrides["MFA_LA_ENDPOINT"] = args.endpoint
+        source: DataSource = build_source(load_settings(**overrides))
+    elif args.fixtures is None:
+        raise InputError("detect needs --fixtures DIR (or --source loganalytics)")
+    else:
+        source = FixtureSource(args.fixtures, strict=args.strict)
+    try:
+        tables = source.read(ReadRequest.same(window))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
     rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=args.risk_score_cutoff)
     out.write((rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n")
     return 0

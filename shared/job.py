@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 @contextmanager
 def assembled(settings: Settings, *, stream: TextIO | None = None) -> Iterator[Runner]:
     """A runner wired from ``settings``; its state store is closed on exit."""
+    # The Azure SDK logs every HTTP request at INFO: in Application Insights that would bury the
+    # run records. Its warnings and errors still come through.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     source = build_source(settings)
     sinks = build_sinks(settings, stream=stream)
     if not sinks:

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from shared.cli import main
-from shared.models import OUTPUT_COLUMNS
+from shared.models import OUTPUT_COLUMNS, ReadRequest
+from shared.serialise import jsonable
+from shared.sources.fixtures import FixtureSource
+from tests.harness.la_server import LogAnalyticsServer
 from tests.sources.test_fixtures import BEHAVIOR, SIGNIN, write_tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,3 +174,34 @@ def test_run_against_an_unreachable_workspace_exits_1_with_the_cause(tmp_path: P
     )
     assert code == 1
     assert "127.0.0.1:9" in err or "connect" in err.lower()
+
+
+def test_detect_from_log_analytics_prints_the_same_json_as_the_fixture_source(tmp_path: Path) -> None:
+    fixtures = write_tables(tmp_path)
+    read = FixtureSource(fixtures, strict=True).read(ReadRequest.same(None))
+    tables = {
+        "SigninLogs": [jsonable(row) for row in read.signins],
+        "IdentityInfo": [jsonable(row) for row in read.identities],
+        "BehaviorAnalytics": [jsonable(row) for row in read.behaviors],
+    }
+    window = ["--start", "2026-11-28T09:00Z", "--end", "2026-11-28T10:00Z"]
+    with LogAnalyticsServer(tables) as server:
+        code, live, err = call(
+            "detect",
+            "--source",
+            "loganalytics",
+            "--workspace",
+            server.workspace_id,
+            "--endpoint",
+            server.endpoint,
+            *window,
+        )
+    assert code == 0, err
+    assert live == call("detect", "--fixtures", str(fixtures), *window)[1]
+    assert json.loads(live)[0]["UEBARiskScore"] == 7
+
+
+def test_detect_from_log_analytics_needs_a_window() -> None:
+    code, _, err = call("detect", "--source", "loganalytics", "--workspace", "11111111-2222-3333-4444-555555555555")
+    assert code == 2
+    assert "needs --start and --end" in err
