@@ -14,7 +14,8 @@ from shared.errors import InputError
 from shared.models import OUTPUT_COLUMNS, Window
 from tests.sinks.rows import DETECTED_AT, WINDOW, alert_of, many_rows, result_row
 
-RULE_TEXT = Path(__file__).resolve().parents[2] / "shared" / "spec" / "000_e1a32f42421ab4b6.txt"
+# A copy of the published rule text (Microsoft Sentinel, "MFA Rejected by User" v2.0.4).
+RULE_TEXT = Path(__file__).resolve().parent / "data" / "rule" / "mfa-rejected-by-user-v2.0.4.txt"
 
 
 def test_single_grouping_gives_one_alert_holding_every_row() -> None:
