@@ -31,7 +31,7 @@ bench: $(VENV)/.dev node_modules/.installed
 	$(BIN)/python -m bench
 
 card: $(VENV)/.dev node_modules/.installed
-	$(BIN)/python tools/render_teams_card.py --out docs/teams-card.png
+	$(BIN)/python tools/render_teams_card.py --output docs/teams-card.png --payload docs/sample-webhook-payload.json
 
 sample: $(VENV)/.dev
 	$(BIN)/python tools/generate_tenant.py --sample --out sample_data
