@@ -32,6 +32,12 @@ def is_loopback_url(url: str) -> bool:
 
 
 def _require_https(url: str, *, secret: bool) -> str:
+    if url.startswith("@Microsoft.KeyVault("):
+        # App Service leaves the reference text in place when it cannot resolve it.
+        raise ValueError(
+            "is an unresolved Key Vault reference: set the secret in the vault, and check that the app's identity "
+            "has Key Vault Secrets User on it"
+        )
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.hostname}" if secret else url
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -115,6 +121,8 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _secret_is_standard(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().startswith("@Microsoft.KeyVault("):
+            raise ValueError("is an unresolved Key Vault reference: set the secret in the vault")
         if value is not None and not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{16,}", value.get_secret_value()):
             raise ValueError("must be a Standard Webhooks secret: 'whsec_' followed by base64 (at least 16 characters)")
         return value
