@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from shared.runner import RunReport
@@ -10,13 +11,18 @@ from shared.serialise import format_datetime
 from shared.state.base import StateStore
 
 
+def _moment(value: datetime) -> str:
+    # Windows start and end on whole minutes: seconds and fractions would only be noise here.
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def describe_report(report: RunReport) -> str:
     lines = []
     if report.windows_evaluated:
         first, last = report.windows_evaluated[0], report.windows_evaluated[-1]
         lines.append(
-            f"Evaluated {len(report.windows_evaluated)} window(s), {format_datetime(first.start)} to "
-            f"{format_datetime(last.end)}: {report.result_rows} result row(s), {report.alerts} alert(s)"
+            f"Evaluated {len(report.windows_evaluated)} window(s), {_moment(first.start)} to "
+            f"{_moment(last.end)}: {report.result_rows} result row(s), {report.alerts} alert(s)"
             + (f", {report.suppressed} row(s) suppressed" if report.suppressed else "")
             + "."
         )
@@ -27,8 +33,8 @@ def describe_report(report: RunReport) -> str:
         lines.append("Another runner committed a window first; this run left it to that runner.")
     if report.skipped is not None:
         lines.append(
-            f"NOT evaluated (beyond MFA_MAX_CATCHUP): {format_datetime(report.skipped.start)} to "
-            f"{format_datetime(report.skipped.end)}; run `backfill` for it."
+            f"NOT evaluated (beyond MFA_MAX_CATCHUP): {_moment(report.skipped.start)} to "
+            f"{_moment(report.skipped.end)}; run `backfill` for it."
         )
     if report.error:
         lines.append(f"Failed: {report.error}")
