@@ -18,6 +18,7 @@ from shared.job import assembled, run_scheduled
 from shared.models import ReadRequest, Window
 from shared.progress import ProgressBar
 from shared.reports import describe_report, render_status, state_snapshot
+from shared.runner import window_end
 from shared.serialise import jsonable, rows_to_json
 from shared.settings import SAMPLE_CLOCK_FILE, SAMPLE_DATA_DIR, Settings, load_settings
 from shared.sources.base import DataSource
@@ -73,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     detect_cmd.add_argument("--workspace", metavar="ID", help="Log Analytics workspace id (--source loganalytics)")
     detect_cmd.add_argument("--endpoint", metavar="URL", help="Log Analytics endpoint (default MFA_LA_ENDPOINT)")
     detect_cmd.add_argument(
-        "--start", type=_moment, metavar="ISO", help="window start (inclusive), e.g. 2026-11-28T09:00Z"
+        "--start",
+        type=_moment,
+        metavar="ISO",
+        help="window start (inclusive), e.g. 2026-11-28T09:00Z (default: all fixture rows; for Log Analytics "
+        "the latest MFA_LOOKBACK window ending MFA_INGESTION_DELAY ago)",
     )
     detect_cmd.add_argument("--end", type=_moment, metavar="ISO", help="window end (exclusive)")
     detect_cmd.add_argument(
@@ -141,14 +146,17 @@ def _window(args: argparse.Namespace) -> Window | None:
 def _detect(args: argparse.Namespace, out: TextIO) -> int:
     window = _window(args)
     if args.source == "loganalytics":
-        if window is None:
-            raise InputError("detect --source loganalytics needs --start and --end")
         overrides: dict[str, Any] = {"MFA_SOURCE": "loganalytics"}
         if args.workspace is not None:
             overrides["LOG_ANALYTICS_WORKSPACE_ID"] = args.workspace
         if args.endpoint is not None:
             overrides["MFA_LA_ENDPOINT"] = args.endpoint
-        source: DataSource = build_source(load_settings(**overrides))
+        settings = load_settings(**overrides)
+        if window is None:
+            # A workspace holds months of data: by default, the latest window the timer would evaluate.
+            end = window_end(datetime.now(UTC), ingestion_delay=settings.ingestion_delay)
+            window = Window(end - settings.lookback, end)
+        source: DataSource = build_source(settings)
     elif args.fixtures is None:
         raise InputError("detect needs --fixtures DIR (or --source loganalytics)")
     else:

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -201,7 +202,13 @@ def test_detect_from_log_analytics_prints_the_same_json_as_the_fixture_source(tm
     assert json.loads(live)[0]["UEBARiskScore"] == 7
 
 
-def test_detect_from_log_analytics_needs_a_window() -> None:
-    code, _, err = call("detect", "--source", "loganalytics", "--workspace", "11111111-2222-3333-4444-555555555555")
-    assert code == 2
-    assert "needs --start and --end" in err
+def test_detect_from_log_analytics_reads_the_latest_hour_by_default() -> None:
+    with LogAnalyticsServer({}) as server:
+        code, out, err = call(
+            "detect", "--source", "loganalytics", "--workspace", server.workspace_id, "--endpoint", server.endpoint
+        )
+    assert (code, json.loads(out)) == (0, []), err
+    [received] = server.received
+    start, end = (datetime.fromisoformat(part.replace("Z", "+00:00")) for part in received.timespan.split("/"))
+    assert end - start == timedelta(hours=1)
+    assert timedelta(minutes=5) <= datetime.now(UTC) - end <= timedelta(minutes=7)
