@@ -29,6 +29,8 @@ def describe_report(report: RunReport) -> str:
     else:
         lines.append("No window was due (every window up to now minus the ingestion delay is already evaluated).")
     lines.append(f"Delivered {report.delivered}, retrying later {report.retried}, dead {report.dead}.")
+    if report.deferred:
+        lines.append(f"{report.deferred} delivery(ies) deferred to the next run: their receiver is failing.")
     if report.conflicts:
         lines.append("Another runner committed a window first; this run left it to that runner.")
     if report.skipped is not None:

@@ -40,6 +40,8 @@ DELIVERY_LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=2)
 MAX_RETRY = timedelta(hours=1)
 DUE_BATCH = 500
+# After this many transient failures in a row, a sink counts as down for the rest of the run.
+SINK_DOWN_AFTER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class RunReport:
     alerts: int = 0
     delivered: int = 0
     retried: int = 0
+    deferred: int = 0
     dead: int = 0
     conflicts: int = 0
     skipped: Window | None = None
@@ -125,6 +128,7 @@ class RunReport:
             "alerts": self.alerts,
             "delivered": self.delivered,
             "retried": self.retried,
+            "deferred": self.deferred,
             "dead": self.dead,
             "conflicts": self.conflicts,
             "skipped_start": self.skipped.start.isoformat() if self.skipped else "",
@@ -275,26 +279,40 @@ class Runner:
     def _deliver(self, *, now: datetime, report: RunReport) -> None:
         started = time.perf_counter()
         sinks = {sink.name: sink for sink in self.sinks}
+        # Consecutive transient failures per sink in this run. Two in a row on different alerts mean
+        # the receiver is down: its other items wait for the next run instead of each spending the
+        # transport's whole retry budget now. (One failure alone could be that alert's problem.)
+        failing: dict[str, int] = {}
         for item in self.state.due(now=now, limit=DUE_BATCH):
+            if failing.get(item.sink, 0) >= SINK_DOWN_AFTER:
+                report.deferred += 1
+                continue
             claimed = self.state.claim(item, now=now, lease=DELIVERY_LEASE)
             if claimed is None:
                 continue  # another runner is delivering it
-            self._deliver_one(claimed, sinks.get(claimed.sink), now=now, report=report)
+            error = self._deliver_one(claimed, sinks.get(claimed.sink), now=now, report=report)
+            transient = error is not None and not error.permanent
+            failing[item.sink] = failing.get(item.sink, 0) + 1 if transient else 0
         report.durations["deliver"] = time.perf_counter() - started
 
-    def _deliver_one(self, item: OutboxItem, sink: Sink | None, *, now: datetime, report: RunReport) -> None:
+    def _deliver_one(
+        self, item: OutboxItem, sink: Sink | None, *, now: datetime, report: RunReport
+    ) -> DeliveryError | None:
+        """Deliver one claimed item and record the outcome; the failure, if it failed."""
         try:
             if sink is None:
                 raise DeliveryError(f"sink {item.sink!r} is no longer configured")
             sink.deliver(Alert.from_json(item.payload))
         except DeliveryError as error:
             self._failed(item, error, now=now, report=report)
-            return
+            return error
         except MfaRejectedError as error:  # a stored alert that cannot be read back: keep it, mark dead
-            self._failed(item, DeliveryError(str(error), permanent=True), now=now, report=report)
-            return
+            failure = DeliveryError(str(error), permanent=True)
+            self._failed(item, failure, now=now, report=report)
+            return failure
         self.state.mark_delivered(item, at=now)
         report.delivered += 1
+        return None
 
     def _failed(self, item: OutboxItem, error: DeliveryError, *, now: datetime, report: RunReport) -> None:
         exhausted = item.attempts >= self.settings.max_delivery_attempts

@@ -178,11 +178,40 @@ def test_webhook_down_for_three_runs_then_up_delivers_once(store: StateStore) ->
     for hour in (10, 11, 12, 13):
         sink.fail = (lambda alert: DeliveryError("HTTP 503")) if hour < 13 else (lambda alert: None)
         reports.append(runner.run(now=at(hour)))
-    assert [r.retried for r in reports] == [1, 2, 3, 0]  # each hour adds an alert that waits too
+    # Each hour adds an alert that waits too; after two failures in a row the rest wait for the next run.
+    assert [r.retried for r in reports] == [1, 2, 2, 0]
+    assert [r.deferred for r in reports] == [0, 0, 1, 0]
     first = next(iter(sink.attempts))
     assert sink.attempts[first] == 4
     assert len(sink.delivered) == 4
     assert set(sink.delivered.values()) == {1}
+
+
+def test_a_receiver_that_is_down_is_not_tried_for_every_pending_alert_in_one_run(store: StateStore) -> None:
+    sink = RecordingSink(fail=lambda alert: DeliveryError("connection refused"))
+    runner = make_runner(store, hourly_source(), sink)
+    runner.run(now=at(1))
+    report = runner.run(now=at(6))  # five new hours, plus the first alert due again
+    assert sum(sink.attempts.values()) == 1 + 2  # the first run's attempt; then two in a row failed
+    assert (report.retried, report.deferred) == (2, 4)
+    sink.fail = lambda alert: None
+    assert runner.run(now=at(8)).delivered == 8  # every alert delivered once the receiver is back
+    assert set(sink.delivered.values()) == {1}
+
+
+def test_one_alert_failing_does_not_hold_up_the_others(store: StateStore) -> None:
+    poison: list[str] = []
+
+    def fail(alert: Alert) -> DeliveryError | None:
+        poison[:] = poison or [alert.id]  # the first alert always fails; the others go through
+        return DeliveryError("HTTP 500") if alert.id == poison[0] else None
+
+    sink = RecordingSink(fail=fail)
+    runner = make_runner(store, hourly_source(), sink)
+    runner.run(now=at(1))
+    report = runner.run(now=at(5))
+    assert report.delivered == 4
+    assert report.deferred == 0
 
 
 def test_a_permanent_failure_is_dead_at_once_and_reported(store: StateStore, caplog: pytest.LogCaptureFixture) -> None:
