@@ -42,7 +42,6 @@ EXTENSIONS = (".jsonl", ".json", ".csv")
 _HEADER_SUFFIX = re.compile(r"\s*\[[^\]]*\]\s*$")
 
 RawRecord = tuple[str, Mapping[str, Any]]  # (where it is, e.g. "line 12"; the raw values)
-LineFilter = Callable[[bytes], bool]
 
 
 def table_file(directory: Path, table: str) -> Path:
@@ -81,7 +80,7 @@ class FixtureSource:
             SIGNIN_TABLE,
             request.signins,
             keep=is_rejected_mfa,
-            line_filter=raw_prefilter.signin_line_may_match,
+            line_filter=raw_prefilter.signin_line_filter(),
             scanned=scanned,
         )
         candidates = Candidates.from_signins(signins)
@@ -111,7 +110,7 @@ class FixtureSource:
         window: Window | None,
         *,
         keep: Callable[[Row], bool],
-        line_filter: LineFilter,
+        line_filter: raw_prefilter.RawFilter,
         scanned: dict[str, int],
     ) -> list[Row]:
         schema = SCHEMAS[table]
@@ -135,7 +134,7 @@ class _Counter:
 
 
 def read_records(
-    path: Path, table: str, *, line_filter: LineFilter | None = None, counter: _Counter | None = None
+    path: Path, table: str, *, line_filter: raw_prefilter.RawFilter | None = None, counter: _Counter | None = None
 ) -> Iterator[RawRecord]:
     """Every record of a table file as raw values, with where it is; raises InputError on bad data.
 
@@ -156,28 +155,131 @@ def _check_columns(path: Path, table: str, columns: Any) -> None:
         raise InputError(f"{path}: table {table} lacks required column(s) {', '.join(missing)}")
 
 
-def _jsonl_records(path: Path, table: str, line_filter: LineFilter | None, counter: _Counter) -> Iterator[RawRecord]:
-    first = True
+def _jsonl_records(
+    path: Path, table: str, line_filter: raw_prefilter.RawFilter | None, counter: _Counter
+) -> Iterator[RawRecord]:
+    lines = _JsonLines(path, table, line_filter, counter)
     with _open_binary(path) as stream:
-        for number, line in enumerate(stream, 1):
-            stripped = line.strip()
-            if not stripped:
+        for buffer, start, stop in _line_blocks(stream):
+            yield from lines.block(buffer, start, stop)
+
+
+# Bytes read at a time: big enough that per-read costs vanish, small enough not to weigh on memory.
+_BLOCK_BYTES = 1 << 22
+
+
+def _line_blocks(stream: Any) -> Iterator[tuple[bytes, int, int]]:
+    """The file as ``(buffer, start, stop)``: ``buffer[start:stop]`` is whole lines, each ending in
+    a newline (one is added to a last line without), in file order."""
+    pieces: list[bytes] = []  # the start of a line that continues in the next read
+    while data := stream.read(_BLOCK_BYTES):
+        last = data.rfind(b"\n")
+        if last < 0:
+            pieces.append(data)
+            continue
+        start = 0
+        if pieces:
+            start = data.find(b"\n") + 1
+            pieces.append(data[:start])
+            line = b"".join(pieces)
+            pieces = []
+            yield line, 0, len(line)
+        if start <= last:
+            yield data, start, last + 1
+        if last + 1 < len(data):
+            pieces.append(data[last + 1 :])
+    if pieces:
+        line = b"".join(pieces) + b"\n"
+        yield line, 0, len(line)
+
+
+class _JsonLines:
+    """The records of a JSON Lines file, block by block, with the line numbers of the file.
+
+    Per line, exactly: a blank line is ignored; the first non-blank line is parsed (its columns are
+    checked); a line the filter proves irrelevant is only checked to be ``{…}``; every other line
+    is parsed. The filter's marks say which lines need that test at all: a line without a mark
+    that is ``{…}`` is counted and skipped without any per-line Python work beyond finding its end.
+    """
+
+    __slots__ = ("_counter", "_filter", "_first", "_number", "_path", "_table")
+
+    def __init__(self, path: Path, table: str, line_filter: raw_prefilter.RawFilter | None, counter: _Counter) -> None:
+        self._path = path
+        self._table = table
+        self._filter = line_filter
+        self._counter = counter
+        self._first = True
+        self._number = 0
+
+    def block(self, buffer: bytes, start: int, stop: int) -> Iterator[RawRecord]:
+        find = buffer.find
+        pos = start
+        # Until the first record is read (and its columns checked) every line is parsed.
+        while self._first and pos < stop:
+            end = find(b"\n", pos, stop)
+            self._number += 1
+            record = self._line(buffer[pos:end].strip())
+            if record is not None:
+                yield f"line {self._number}", record
+            pos = end + 1
+        marks = self._filter.marks(buffer, pos, stop) if self._filter is not None and pos < stop else None
+        if marks is None:
+            while pos < stop:
+                end = find(b"\n", pos, stop)
+                self._number += 1
+                record = self._line(buffer[pos:end].strip())
+                if record is not None:
+                    yield f"line {self._number}", record
+                pos = end + 1
+            return
+        marks.append(stop)  # a sentinel past every line
+        next_mark = marks[0]
+        index = 0
+        number = first_number = self._number
+        handled = 0  # lines given to _line, which counts the non-blank ones itself
+        while pos < stop:
+            end = find(b"\n", pos, stop)
+            number += 1
+            # No mark in the line: the filter rejects it; if it is "{…}" (or "{…}\r"), that is all.
+            if (
+                end < next_mark
+                and buffer[pos] == 123  # "{"
+                and (buffer[end - 1] == 125 or (buffer[end - 1] == 13 and buffer[end - 2] == 125))  # "}", "}\r"
+            ):
+                pos = end + 1
                 continue
-            counter.rows += 1
-            if not first and line_filter is not None and not line_filter(stripped):
-                if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
-                    raise InputError(f"{path}: line {number}: not a JSON object")
-                continue
-            try:
-                record = json.loads(stripped)
-            except ValueError as error:
-                raise InputError(f"{path}: line {number}: invalid JSON: {_json_reason(error)}") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-            if first:
-                _check_columns(path, table, record)
-                first = False
-            yield f"line {number}", record
+            while next_mark < end:
+                index += 1
+                next_mark = marks[index]
+            handled += 1
+            self._number = number
+            record = self._line(buffer[pos:end].strip())
+            if record is not None:
+                yield f"line {number}", record
+            pos = end + 1
+        self._number = number
+        self._counter.rows += number - first_number - handled
+
+    def _line(self, stripped: bytes) -> Mapping[str, Any] | None:
+        """One line, stripped, the old-fashioned way: the record, or None for a line not parsed."""
+        if not stripped:
+            return None
+        self._counter.rows += 1
+        if not self._first and self._filter is not None and not self._filter.may_match(stripped):
+            if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+                raise InputError(f"{self._path}: line {self._number}: not a JSON object")
+            return None
+        try:
+            record = json.loads(stripped)
+        except ValueError as error:
+            raise InputError(f"{self._path}: line {self._number}: invalid JSON: {_json_reason(error)}") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{self._path}: line {self._number}: expected a JSON object, got {type(record).__name__}")
+        if self._first:
+            _check_columns(self._path, self._table, record)
+            self._first = False
+        return record
 
 
 def _json_records(path: Path, table: str, counter: _Counter) -> Iterator[RawRecord]:

@@ -1,0 +1,86 @@
+"""``make bench``: every benchmark of issue 7, printed as one table.
+
+    python -m bench [--runs 5] [--live-users 10000 100000] [--skip replay|memory|live|cold-start|package ...]
+
+1. replay speed: ~1,000,000 sign-ins (with IdentityInfo and BehaviorAnalytics in proportion) as
+   JSON Lines, through ``FixtureSource`` + ``detect``, against DuckDB on the same files and one
+   ``grep`` scan of them; medians of ``--runs`` rounds; our rows must equal DuckDB's.
+2. memory: the peak RSS of each replay at 100,000 and 1,000,000 sign-ins, ours and DuckDB's.
+3. live cost: bytes received from the loopback Log Analytics workspace per run, pushdown against a
+   naive full pull, on synthetic tenant-hours of ``--live-users`` users.
+4. cold start: importing the function's entry module, and the deployment package's size.
+
+Generated data is cached under bench/data/ (git-ignored), keyed by the generator's parameters: the
+first run generates ~4.8 GB (about a minute and a half), later runs reuse it. Exit status 1 when a result is
+wrong (our rows differ from DuckDB's, or the pushdown's from the replay's); a missed goal is printed
+as MISSED but does not fail the run: these are benchmarks, not timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from bench import cold_start, live_cost, machine, speed
+from bench.report import Report
+from tools.tenant.generate import ensure_generated
+
+DATA_CACHE: Final = Path(__file__).resolve().parent / "data"
+SECTIONS: Final = ("replay", "memory", "live", "cold-start", "package")
+
+
+def _progress(message: str) -> None:
+    # Progress goes to stderr, so that stdout holds only the table.
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="rounds of each timed measurement (default 5)")
+    parser.add_argument(
+        "--live-users",
+        type=int,
+        nargs="+",
+        default=list(live_cost.DEFAULT_USERS),
+        help="users of each synthetic tenant-hour for the live cost (default 10000 100000)",
+    )
+    parser.add_argument("--skip", choices=SECTIONS, nargs="+", default=[], help="sections to leave out")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    report = Report(machine=machine.current(), runs=args.runs)
+    if "replay" not in args.skip:
+        _progress("replay: generating or reusing ~1,000,000 sign-ins under bench/data/")
+        directory = ensure_generated(speed.MILLION, DATA_CACHE)
+        _progress(f"replay: {args.runs} rounds of ours, DuckDB and the scan on {directory.name}")
+        report.replay = speed.measure_replay("1,000,000 sign-ins", directory, speed.MILLION, runs=args.runs)
+    if "memory" not in args.skip:
+        directory = ensure_generated(speed.HUNDRED_THOUSAND, DATA_CACHE)
+        _progress(f"memory: ours and DuckDB on ~100,000 sign-ins ({directory.name})")
+        report.small = speed.measure_replay("100,000 sign-ins", directory, speed.HUNDRED_THOUSAND, runs=1)
+    if "live" not in args.skip:
+        for users in args.live_users:
+            _progress(f"live cost: a {users:,}-user hour in the loopback workspace")
+            report.live.append(live_cost.measure_tenant(users, cache=DATA_CACHE))
+    if "cold-start" not in args.skip:
+        _progress(f"cold start: {args.runs} fresh imports of {cold_start.ENTRY_MODULE}")
+        report.cold_start = cold_start.time_import(runs=args.runs)
+    if "package" not in args.skip:
+        _progress("package: pip install --target into a temporary directory, then zip")
+        report.package = cold_start.measure_package()
+
+    print(report.render())
+    failures = report.failures()
+    if failures:
+        print(f"\nFAIL: {len(failures)} wrong result(s); see above", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
