@@ -90,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect_cmd.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
     detect_cmd.add_argument(
-        "--strict", action="store_true", help="parse every line of JSON Lines files (slower; finds any bad line)"
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="--strict parses every line of JSON Lines files whatever their size; --no-strict leaves lines that "
+        "cannot matter unparsed whatever their size (default: parse all of files up to 128 MB)",
     )
     detect_cmd.set_defaults(handler=_detect)
 

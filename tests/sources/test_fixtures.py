@@ -174,9 +174,9 @@ def test_every_format_gives_the_same_rows(tmp_path: Path, fmt: str) -> None:
         else:
             _write_csv(tmp_path / f"{table}.csv", rows)
     got = FixtureSource(tmp_path).read(ALL)
-    expected = FixtureSource(write_tables(tmp_path / "ref" if (tmp_path / "ref").mkdir() is None else tmp_path)).read(
-        ALL
-    )
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    expected = FixtureSource(write_tables(reference)).read(ALL)
     if fmt == "csv":  # the portal writes milliseconds
         for row in expected.signins:
             row["TimeGenerated"] = row["TimeGenerated"].replace(microsecond=123000)
@@ -235,11 +235,20 @@ def test_a_broken_line_is_reported_even_when_it_cannot_matter(tmp_path: Path, ba
     assert "SigninLogs.jsonl: line 2:" in _error(tmp_path)
 
 
-def test_strict_mode_parses_every_line(tmp_path: Path) -> None:
+def test_every_line_of_a_file_up_to_the_size_limit_is_parsed(tmp_path: Path) -> None:
     path = write_tables(tmp_path)
     path.joinpath("SigninLogs.jsonl").write_text(json.dumps(SUCCESS) + "\n" + '{"ResultType": "0", x}\n')
-    FixtureSource(tmp_path).read(ALL)  # the fast path proves the line irrelevant without parsing it
-    assert "SigninLogs.jsonl: line 2: invalid JSON" in _error(tmp_path, strict=True)
+    assert "SigninLogs.jsonl: line 2: invalid JSON" in _error(tmp_path)
+    # Above the limit, the fast path proves the line irrelevant without parsing it ...
+    FixtureSource(tmp_path, validate_up_to=10).read(ALL)
+    FixtureSource(tmp_path, strict=False).read(ALL)
+    # ... unless told to parse everything.
+    assert "SigninLogs.jsonl: line 2: invalid JSON" in _error(tmp_path, strict=True, validate_up_to=10)
+
+
+def test_a_wrong_type_in_a_row_that_cannot_matter_is_still_reported_in_a_small_file(tmp_path: Path) -> None:
+    write_tables(tmp_path, behaviors=[BEHAVIOR, BEHAVIOR | {"UserName": "nobody", "InvestigationPriority": "high"}])
+    assert "BehaviorAnalytics.jsonl: line 2: column InvestigationPriority: expected an integer" in _error(tmp_path)
 
 
 def test_missing_required_column_names_table_and_column(tmp_path: Path) -> None:
@@ -394,15 +403,15 @@ def test_a_bad_line_deep_in_a_big_file_is_named_by_its_line_number(tmp_path: Pat
     write_tables(tmp_path)
     (tmp_path / "SigninLogs.jsonl").write_text("\n".join(lines) + "\n")
     assert (tmp_path / "SigninLogs.jsonl").stat().st_size > 2 * fixtures._BLOCK_BYTES
-    assert "SigninLogs.jsonl: line 25000: not a JSON object" in _error(tmp_path)
+    assert "SigninLogs.jsonl: line 25000: not a JSON object" in _error(tmp_path, strict=False)
 
     lines[24_999] = success
     lines[29_998] = json.dumps(SIGNIN | {"TimeGenerated": "yesterday"})  # a row that matters, unreadable
     (tmp_path / "SigninLogs.jsonl").write_text("\n".join(lines) + "\n")
-    assert "SigninLogs.jsonl: line 29999: column TimeGenerated: not a datetime" in _error(tmp_path)
+    assert "SigninLogs.jsonl: line 29999: column TimeGenerated: not a datetime" in _error(tmp_path, strict=False)
 
     lines[29_998] = json.dumps(FRAUD)
     (tmp_path / "SigninLogs.jsonl").write_text("\r\n".join(lines))  # Windows line ends, no final one
-    tables = FixtureSource(tmp_path).read(ALL)
+    tables = FixtureSource(tmp_path, strict=False).read(ALL)
     assert tables.scanned["SigninLogs"] == 30_000
     assert [r["Status"] for r in tables.signins] == [SIGNIN["Status"], FRAUD["Status"]]
