@@ -38,8 +38,8 @@ from shared.sources.values import CellError, normalise_row
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = (".jsonl", ".json", ".csv")
-# JSON Lines files up to this size are parsed and checked line by line in full (well under a second
-# per 100 MB); larger ones take the fast path that leaves provably irrelevant lines unparsed.
+# JSON Lines up to this size (the three files together) are parsed and checked line by line in full
+# (about a second per 100 MB); more take the fast path that leaves provably irrelevant lines unparsed.
 FULL_VALIDATION_MAX_BYTES = 128 * 2**20
 # The portal suffixes time columns with their zone: "TimeGenerated [UTC]".
 _HEADER_SUFFIX = re.compile(r"\s*\[[^\]]*\]\s*$")
@@ -64,8 +64,8 @@ class FixtureSource:
     """A ``DataSource`` over a directory of table files.
 
     Every line of a file is parsed and every value checked, so that any bad line is reported —
-    except in JSON Lines files larger than ``validate_up_to`` bytes (bulk replays of data exports):
-    there, lines that provably cannot hold a row the rule uses are only checked for being one JSON
+    except when the JSON Lines files hold more than ``validate_up_to`` bytes together (a bulk replay
+    of data exports): there, lines that provably cannot hold a row the rule uses are only checked for being one JSON
     object (``{…}``), not parsed, which is the difference between replaying a million sign-ins in
     seconds and in a minute. ``strict=True`` parses every line whatever the size; ``strict=False``
     takes the fast path whatever the size.
@@ -80,6 +80,7 @@ class FixtureSource:
         if not directory.is_dir():
             raise InputError(f"{directory}: not a directory of fixture files")
         files = {table: table_file(directory, table) for table in SCHEMAS}
+        parse_all = self._validates_all(files)
         scanned: dict[str, int] = {}
 
         signins = self._rows(
@@ -87,7 +88,7 @@ class FixtureSource:
             SIGNIN_TABLE,
             request.signins,
             keep=is_rejected_mfa,
-            line_filter=raw_prefilter.signin_line_filter(),
+            line_filter=None if parse_all else raw_prefilter.signin_line_filter(),
             scanned=scanned,
         )
         candidates = Candidates.from_signins(signins)
@@ -96,7 +97,7 @@ class FixtureSource:
             IDENTITY_TABLE,
             request.identities,
             keep=candidates.may_enrich,
-            line_filter=raw_prefilter.identity_line_filter(candidates),
+            line_filter=None if parse_all else raw_prefilter.identity_line_filter(candidates),
             scanned=scanned,
         )
         behaviors = self._rows(
@@ -104,7 +105,7 @@ class FixtureSource:
             BEHAVIOR_TABLE,
             request.behaviors,
             keep=candidates.may_score,
-            line_filter=raw_prefilter.behavior_line_filter(candidates),
+            line_filter=None if parse_all else raw_prefilter.behavior_line_filter(candidates),
             scanned=scanned,
         )
         logger.debug("read fixtures from %s: %s", directory, scanned)
@@ -117,14 +118,12 @@ class FixtureSource:
         window: Window | None,
         *,
         keep: Callable[[Row], bool],
-        line_filter: raw_prefilter.RawFilter,
+        line_filter: raw_prefilter.RawFilter | None,
         scanned: dict[str, int],
     ) -> list[Row]:
         schema = SCHEMAS[table]
         counter = _Counter()
-        records = read_records(
-            path, table, line_filter=None if self._validates_all(path) else line_filter, counter=counter
-        )
+        records = read_records(path, table, line_filter=line_filter, counter=counter)
         kept: list[Row] = []
         for where, raw in records:
             try:
@@ -136,16 +135,20 @@ class FixtureSource:
         scanned[table] = counter.rows
         return kept
 
-    def _validates_all(self, path: Path) -> bool:
+    def _validates_all(self, files: dict[str, Path]) -> bool:
+        """Whether every line is parsed: yes, unless ``strict`` says otherwise or the JSON Lines
+        files together are a bulk replay (over ``validate_up_to`` bytes)."""
         if self.strict is not None:
             return self.strict
-        if path.suffix.lower() != ".jsonl" or path.stat().st_size <= self.validate_up_to:
+        jsonl = [path for path in files.values() if path.suffix.lower() == ".jsonl"]
+        size = sum(path.stat().st_size for path in jsonl)
+        if size <= self.validate_up_to:
             return True
         logger.info(
-            "%s is %d MB: lines that cannot matter to the rule are checked for shape only, not parsed "
-            "(--strict parses every line)",
-            path,
-            path.stat().st_size // 2**20,
+            "%s holds %d MB of JSON Lines: lines that cannot matter to the rule are checked for shape only, "
+            "not parsed (--strict parses every line)",
+            self.directory,
+            size // 2**20,
         )
         return False
 
