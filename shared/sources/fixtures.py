@@ -227,7 +227,7 @@ class _JsonLines:
     that is ``{…}`` is counted and skipped without any per-line Python work beyond finding its end.
     """
 
-    __slots__ = ("_counter", "_filter", "_first", "_number", "_path", "_table")
+    __slots__ = ("_counter", "_filter", "_first", "_number", "_path", "_pos", "_table")
 
     def __init__(self, path: Path, table: str, line_filter: raw_prefilter.RawFilter | None, counter: _Counter) -> None:
         self._path = path
@@ -236,27 +236,28 @@ class _JsonLines:
         self._counter = counter
         self._first = True
         self._number = 0
+        self._pos = 0
 
-    def block(self, buffer: bytes, start: int, stop: int) -> Iterator[RawRecord]:
-        find = buffer.find
-        pos = start
-        # Until the first record is read (and its columns checked) every line is parsed.
-        while self._first and pos < stop:
-            end = find(b"\n", pos, stop)
+    def _each_line(self, buffer: bytes, pos: int, stop: int, *, until_first: bool) -> Iterator[RawRecord]:
+        """Every line from ``pos`` the old-fashioned way (or only until the first record is read);
+        ``self._pos`` is where it stopped."""
+        while pos < stop and (self._first or not until_first):
+            end = buffer.find(b"\n", pos, stop)
             self._number += 1
             record = self._line(buffer[pos:end].strip())
             if record is not None:
                 yield f"line {self._number}", record
             pos = end + 1
+        self._pos = pos
+
+    def block(self, buffer: bytes, start: int, stop: int) -> Iterator[RawRecord]:
+        find = buffer.find
+        # Until the first record is read (and its columns checked) every line is parsed.
+        yield from self._each_line(buffer, start, stop, until_first=True)
+        pos = self._pos
         marks = self._filter.marks(buffer, pos, stop) if self._filter is not None and pos < stop else None
         if marks is None:
-            while pos < stop:
-                end = find(b"\n", pos, stop)
-                self._number += 1
-                record = self._line(buffer[pos:end].strip())
-                if record is not None:
-                    yield f"line {self._number}", record
-                pos = end + 1
+            yield from self._each_line(buffer, pos, stop, until_first=False)
             return
         marks.append(stop)  # a sentinel past every line
         next_mark = marks[0]
