@@ -1,5 +1,6 @@
-"""The DuckDB SQL port of the rule (bench/rule.sql): kql-semantics.md case by case, on tiny tables
-written as fixture files, plus the bundled sample's expected.json and every fixture format."""
+"""The DuckDB SQL port of the rule (bench/rule.sql) and the product, side by side: kql-semantics.md
+case by case on tiny tables written as fixture files, plus the bundled sample's expected.json and
+every fixture format."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench.duckdb_rule import OUTPUT_COLUMNS, expected_json, run_rule, to_json_rows, write_tables
+from bench.duckdb_rule import OUTPUT_COLUMNS, expected_json, run_rule, sort_key, to_json_rows, write_tables
 from bench.duckdb_rule import main as duckdb_rule_main
 from shared.detection import detect
 from shared.models import ReadRequest, Window
@@ -23,10 +24,22 @@ from tools.tenant.planted import CASES
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 
 
-@pytest.fixture
-def rule(tmp_path: Path):
-    """Write the tables as jsonl fixture files, run the SQL port, return its rows."""
+def _product(directory: Path, *, cutoff: int, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
+    """The product on the same files: FixtureSource (every line parsed) + detect, rows shaped as
+    run_rule shapes them (arrays sorted, rows in sort_key order)."""
+    window = Window(start, end) if start is not None else None
+    tables = FixtureSource(directory, strict=True).read(ReadRequest.same(window))
+    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=cutoff)
+    shaped = [{k: sorted(v, key=json.dumps) if isinstance(v, list) else v for k, v in row.items()} for row in rows]
+    return sorted(shaped, key=sort_key)
+
+
+@pytest.fixture(params=["sql", "product"])
+def rule(request: pytest.FixtureRequest, tmp_path: Path):
+    """Write the tables as jsonl fixture files and run the rule on them: the SQL port, and the
+    product itself, so that every case below holds for both independent implementations."""
     counter = iter(range(1000))
+    implementation = run_rule if request.param == "sql" else _product
 
     def run(
         signins: list[dict[str, Any]],
@@ -40,7 +53,7 @@ def rule(tmp_path: Path):
         directory = write_tables(
             tmp_path / f"case{next(counter)}", signins=signins, identities=identities, behaviors=behaviors
         )
-        return run_rule(directory, cutoff=cutoff, **window)
+        return implementation(directory, cutoff=cutoff, **window)
 
     return run
 
