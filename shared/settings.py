@@ -183,7 +183,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         problems = _describe(error)
-        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
 
 def setting_names() -> list[str]:

@@ -212,3 +212,13 @@ def test_detect_from_log_analytics_reads_the_latest_hour_by_default() -> None:
     start, end = (datetime.fromisoformat(part.replace("Z", "+00:00")) for part in received.timespan.split("/"))
     assert end - start == timedelta(hours=1)
     assert timedelta(minutes=5) <= datetime.now(UTC) - end <= timedelta(minutes=7)
+
+
+def test_bad_settings_exit_2_with_one_line_naming_each(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MFA_LOOKBACK", "an hour")
+    monkeypatch.setenv("MFA_RISK_SCORE_CUTOFF", "high")
+    code, _, err = call("run", "--state", str(tmp_path / "s.sqlite3"))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "MFA_LOOKBACK" in err
+    assert "MFA_RISK_SCORE_CUTOFF" in err
