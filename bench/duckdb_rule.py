@@ -23,6 +23,7 @@ from typing import Any, Final
 import duckdb
 
 from shared.models import OUTPUT_COLUMNS
+from shared.serialise import jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -318,21 +319,9 @@ def run_rule(
 # --- JSON output and fixture writing -----------------------------------------------------------
 
 
-def iso_z(moment: datetime) -> str:
-    """``2026-11-28T09:12:03.123456Z``: UTC, six fraction digits."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def to_json_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Result rows as JSON-ready dicts (datetimes as ``iso_z`` text), columns in output order."""
-    out = []
-    for row in rows:
-        item = {column: row[column] for column in OUTPUT_COLUMNS}
-        for column in DATETIME_COLUMNS:
-            if item[column] is not None:
-                item[column] = iso_z(item[column])
-        out.append(item)
-    return out
+    """Result rows as JSON-ready dicts (as ``python -m shared detect`` prints them), columns in output order."""
+    return [jsonable({column: row[column] for column in OUTPUT_COLUMNS}) for row in rows]
 
 
 def expected_json(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -13,8 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-Row = dict[str, Any]
-
+from shared.models import Row
 
 # --- scalar functions -------------------------------------------------------------------------
 
