@@ -7,7 +7,11 @@ Every store keeps the same promises (tests/state/test_store_contract.py runs one
 - items are inserted only if absent, so committing a window again never resets a delivered item or
   an item's attempts;
 - ``claim`` is a compare-and-swap on the item's version, so two runners cannot both send it;
-- every datetime goes in and comes out timezone-aware UTC, exact to the microsecond.
+- every datetime goes in and comes out timezone-aware UTC, exact to the microsecond;
+- a stored value that cannot be read is a one-line ``StateStorageError`` naming the store, the row
+  and the field (``StoredRow``), never a ValueError from deep inside and never silently replaced;
+- any ``str`` can be stored as error or reason text (``storable_text``), with the same result in
+  every store.
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ SINK_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
 
 # Error texts come from sinks (HTTP status lines, exception messages); an outbox item keeps the
 # start of the latest one, which is what a person needs, and bounded so a table entity stays small.
+# Skip reasons are short phrases and get the same bound.
 MAX_ERROR_CHARS: Final = 2000
+
+# The only time text the stores write (``to_text``). Reading accepts nothing looser: SQL ``<=`` and the
+# Table filter ``le`` compare these as text, which follows time only at this fixed width, and a naive
+# "2026-03-01T10:00:00" would otherwise be taken as local time.
+_TIME_TEXT: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
+# A damaged value is quoted in a one-line message; this much of its repr is enough to recognise it.
+_SHOWN_CHARS: Final = 60
 
 
 class StateStorageError(MfaRejectedError):
@@ -131,8 +144,22 @@ class StateStore(Protocol):
     def mark_failed(self, item: OutboxItem, *, at: datetime, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt: pending again from ``retry_at``, or dead when ``retry_at`` is None.
 
+        ``error`` may be any text; it is kept as ``storable_text`` makes it (bounded, surrogates replaced).
+
         ``item`` must be the claimed version; raises ``StateConflictError`` (nothing written) if the
         item changed since, so a late failure report cannot undo another runner's delivery.
+        """
+        ...
+
+    def requeue(self, *, alert_ids: Sequence[str] | None, now: datetime) -> list[OutboxItem]:
+        """Put dead items back to pending with a fresh attempt count, for another round of delivery.
+
+        ``alert_ids=None`` means every dead item; otherwise the dead items (any sink) of those alerts.
+        Each becomes pending with attempts 0, ``next_attempt_at = now`` (so ``due(now=now)`` returns it)
+        and a new version; ``last_error`` and ``last_failed_at`` are kept as history. Delivered and
+        pending items are never touched, also when one changes concurrently (an item that is no
+        longer dead when written is skipped). Ids that are absent or not dead are not in the result.
+        Returns the requeued items, as stored now, in ``due`` order.
         """
         ...
 
@@ -141,7 +168,9 @@ class StateStore(Protocol):
         ...
 
     def record_skipped(self, *, start: datetime, end: datetime, reason: str, at: datetime) -> None:
-        """Record a range left unevaluated (kept once per (start, end); the first record wins)."""
+        """Record a range left unevaluated (kept once per (start, end); the first record wins).
+
+        ``reason`` is kept as ``storable_text`` makes it."""
         ...
 
     def skipped(self) -> list[SkippedRange]:
@@ -149,7 +178,7 @@ class StateStore(Protocol):
         ...
 
     def last_alerted(self, key: str) -> datetime | None:
-        """When ``key`` (e.g. user + IP) was last alerted on, for MFA_SUPPRESSION."""
+        """When ``key`` (e.g. user + IP; any non-empty str) was last alerted on, for MFA_SUPPRESSION."""
         ...
 
     def remember_alerted(self, key: str, at: datetime) -> None:
@@ -176,7 +205,21 @@ def to_text(value: datetime, *, name: str) -> str:
 
 
 def from_text(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    """The instant ``to_text`` wrote; ValueError for any other text (see ``StoredRow`` for reading rows)."""
+    if not isinstance(text, str) or not _TIME_TEXT.fullmatch(text):
+        raise ValueError(f"not a time as the store writes it (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}")
+    return datetime.fromisoformat(text).astimezone(UTC)  # still refuses e.g. month 13
+
+
+def storable_text(text: str, *, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, each surrogate code point replaced by U+FFFD.
+
+    Every store keeps exactly this: SQLite cannot encode a surrogate as UTF-8 and the Table service
+    may pair or refuse them, while NUL and other control characters round-trip unchanged in both.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return _SURROGATES.sub("\ufffd", text[:limit])
 
 
 def check_new_item(item: NewItem) -> None:
@@ -186,7 +229,25 @@ def check_new_item(item: NewItem) -> None:
         raise ValueError(f"sink name must match {SINK_PATTERN.pattern}, got {item.sink!r}")
     if not isinstance(item.payload, str):
         raise TypeError(f"payload of alert {item.alert_id} must be JSON text (str)")
+    # The payload is stored as given, so it must be encodable: JSON escapes a surrogate as \udxxx.
+    if (surrogate := _SURROGATES.search(item.payload)) is not None:
+        raise ValueError(
+            f"payload of alert {item.alert_id} for sink {item.sink} contains the surrogate code point "
+            f"U+{ord(surrogate[0]):04X} at index {surrogate.start()}: JSON text for the store must escape it"
+        )
     utc(item.created_at, name="created_at")
+
+
+def check_alert_ids(alert_ids: Sequence[str] | None) -> frozenset[str] | None:
+    """The ids ``requeue`` looks for (None: all). Text that cannot be an alert id is dropped: no item has it."""
+    if alert_ids is None:
+        return None
+    if isinstance(alert_ids, str):  # a str is a Sequence[str] of its characters: surely a mistake
+        raise TypeError("alert_ids must be a sequence of alert ids or None, not one str")
+    for alert_id in alert_ids:
+        if not isinstance(alert_id, str):
+            raise TypeError(f"alert ids must be str, got {type(alert_id).__name__}")
+    return frozenset(alert_id for alert_id in alert_ids if ALERT_ID_PATTERN.fullmatch(alert_id))
 
 
 def check_window_end(window_end: datetime, expected: Checkpoint | None) -> datetime:
@@ -206,6 +267,71 @@ def check_status(status: str | None) -> None:
 def check_key(key: str) -> None:
     if not isinstance(key, str) or not key:
         raise ValueError("suppression key must be a non-empty string")
+
+
+def shown(value: object) -> str:
+    """``value`` for a one-line message: its repr (which escapes line breaks), cut short."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def outbox_row_name(alert_id: object, sink: object) -> str:
+    """How messages name an outbox row; ids that are not key-safe text are quoted."""
+    alert = alert_id if isinstance(alert_id, str) and ALERT_ID_PATTERN.fullmatch(alert_id) else shown(alert_id)
+    sink_name = sink if isinstance(sink, str) and SINK_PATTERN.fullmatch(sink) else shown(sink)
+    return f"outbox item {alert} for sink {sink_name}"
+
+
+MISSING: Final = object()  # a field a stored row lacks altogether (a Table entity property)
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """Reads the fields of one stored row, so that every store reports damage the same way.
+
+    A field that cannot be read raises ``StateStorageError``: "<place>: <row> is unreadable (<field>
+    <value> is not ...); the state is damaged: <remedy>". Nothing is repaired or overwritten here:
+    the person who reads the message decides.
+    """
+
+    place: str  # "state file <path>" / "state table <url>"
+    where: str  # StateStorageError.where
+    row: str  # "the checkpoint", "outbox item a1 for sink teams", ...
+    remedy: str  # what to do, for this store and row
+
+    def damaged(self, field: str, value: object, expected: str) -> StateStorageError:
+        found = f"{field} missing" if value is MISSING else f"{field} {shown(value)} is not {expected}"
+        return StateStorageError(
+            f"{self.place}: {self.row} is unreadable ({found}); the state is damaged: {self.remedy}",
+            where=self.where,
+        )
+
+    def time(self, field: str, value: object) -> datetime:
+        try:
+            return from_text(value)  # type: ignore[arg-type]  # anything else is refused there
+        except ValueError:
+            raise self.damaged(field, value, "a UTC time as the store writes it") from None
+
+    def optional_time(self, field: str, value: object) -> datetime | None:
+        # SQLite stores an absent time as NULL, the Table store as "" (it cannot store a null).
+        return None if value is None or value == "" else self.time(field, value)
+
+    def integer(self, field: str, value: object) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value):
+            return int(value)
+        raise self.damaged(field, value, "an integer")
+
+    def text(self, field: str, value: object) -> str:
+        if isinstance(value, str):
+            return value
+        raise self.damaged(field, value, "text")
+
+    def status(self, field: str, value: object) -> Status:
+        if isinstance(value, str) and value in STATUSES:
+            return value  # type: ignore[return-value]  # checked against STATUSES just above
+        raise self.damaged(field, value, " or ".join(STATUSES))
 
 
 def order_key(item: OutboxItem) -> tuple[datetime, str, str]:

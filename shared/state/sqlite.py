@@ -5,6 +5,9 @@ write runs in a ``BEGIN IMMEDIATE`` transaction: writers queue on the file lock 
 instead of interleaving, which is what makes the compare-and-swap steps exact. WAL lets readers go
 on while a writer holds the lock. Times are fixed-width ISO 8601 UTC text, so ``ORDER BY`` and
 ``<=`` on them follow time; versions are integer counters.
+
+``PRAGMA user_version`` records the schema (``SCHEMA_VERSION``). A file that is not an SQLite database,
+or was written by a newer release, is refused before anything is written to it.
 """
 
 from __future__ import annotations
@@ -27,14 +30,19 @@ from shared.state.base import (
     SkippedRange,
     StateStorageError,
     Status,
+    StoredRow,
+    check_alert_ids,
     check_key,
     check_new_item,
     check_status,
     check_window_end,
     conflict_message,
-    from_text,
     missing_message,
+    order_key,
+    outbox_row_name,
+    shown,
     stale_message,
+    storable_text,
     to_text,
     utc,
 )
@@ -82,6 +90,9 @@ _OUTBOX_COLUMNS: Final = (
     "last_failed_at, version"
 )
 _ORDER: Final = "ORDER BY created_at, alert_id, sink"
+_TABLES: Final = frozenset({"checkpoint", "outbox", "skipped", "suppression"})
+# requeue names its alert ids as SQL parameters; SQLite allows 32766 per statement, so stay well below.
+_IDS_PER_STATEMENT: Final = 500
 
 
 class SqliteStateStore:
@@ -96,14 +107,14 @@ class SqliteStateStore:
             raise StateStorageError(
                 f"state file {self.path}: cannot create its directory: {error.strerror}", where=str(self.path)
             ) from None
-        self._create_schema()
+        self._open()
 
     # -- StateStore -----------------------------------------------------------------------------
 
     def checkpoint(self) -> Checkpoint | None:
         with self._connection("reading the checkpoint") as connection:
             row = connection.execute("SELECT window_end, version FROM checkpoint WHERE id = 1").fetchone()
-        return None if row is None else Checkpoint(end=from_text(row[0]), version=str(row[1]))
+        return None if row is None else self._checkpoint(row)
 
     def commit_window(
         self, *, window_end: datetime, items: Sequence[NewItem], expected: Checkpoint | None
@@ -112,12 +123,14 @@ class SqliteStateStore:
         for item in items:
             check_new_item(item)
         with self._transaction("committing a window") as connection:
-            row = connection.execute("SELECT version FROM checkpoint WHERE id = 1").fetchone()
-            current = None if row is None else str(row[0])
-            if current != (None if expected is None else expected.version):
-                raise StateConflictError(conflict_message(expected, current))
+            row = connection.execute("SELECT window_end, version FROM checkpoint WHERE id = 1").fetchone()
+            # Read in full: a damaged checkpoint stops the commit rather than being overwritten.
+            current = None if row is None else self._checkpoint(row)
+            found = None if current is None else current.version
+            if found != (None if expected is None else expected.version):
+                raise StateConflictError(conflict_message(expected, found))
             _insert_absent(connection, items)
-            version = 1 if row is None else row[0] + 1
+            version = 1 if current is None else int(current.version) + 1
             connection.execute(
                 "INSERT INTO checkpoint (id, window_end, version) VALUES (1, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET window_end = excluded.window_end, version = excluded.version",
@@ -141,7 +154,7 @@ class SqliteStateStore:
                 "LIMIT ?",
                 (to_text(now, name="now"), limit),
             ).fetchall()
-        return [_item(row) for row in rows]
+        return [self._item(row) for row in rows]
 
     def claim(self, item: OutboxItem, *, now: datetime, lease: timedelta) -> OutboxItem | None:
         if lease <= timedelta(0):
@@ -178,7 +191,7 @@ class SqliteStateStore:
                 (
                     "dead" if retry is None else "pending",
                     retry,
-                    error[:MAX_ERROR_CHARS],
+                    storable_text(error, limit=MAX_ERROR_CHARS),
                     failed,
                     item.alert_id,
                     item.sink,
@@ -190,15 +203,44 @@ class SqliteStateStore:
                     missing_message(item) if not _exists(connection, item) else stale_message(item)
                 )
 
+    def requeue(self, *, alert_ids: Sequence[str] | None, now: datetime) -> list[OutboxItem]:
+        wanted = check_alert_ids(alert_ids)
+        again = to_text(now, name="now")
+        if wanted is not None and not wanted:
+            return []
+        update = (
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, version = version + 1 "
+            "WHERE status = 'dead'"
+        )
+        with self._transaction("requeueing dead outbox items") as connection:
+            if wanted is None:
+                rows = connection.execute(f"{update} RETURNING {_OUTBOX_COLUMNS}", (again,)).fetchall()
+            else:
+                ids, rows = sorted(wanted), []
+                for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                    chunk = ids[start : start + _IDS_PER_STATEMENT]
+                    marks = ", ".join("?" * len(chunk))
+                    rows += connection.execute(
+                        f"{update} AND alert_id IN ({marks}) RETURNING {_OUTBOX_COLUMNS}", (again, *chunk)
+                    ).fetchall()
+            # Read inside the transaction: an unreadable row undoes the whole requeue.
+            requeued = [self._item(row) for row in rows]
+        return sorted(requeued, key=order_key)  # RETURNING has no order
+
     def items(self, *, status: Status | None = None) -> list[OutboxItem]:
         check_status(status)
         where, parameters = ("", ()) if status is None else ("WHERE status = ?", (status,))
         with self._connection("listing outbox items") as connection:
             rows = connection.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} {_ORDER}", parameters).fetchall()
-        return [_item(row) for row in rows]
+        return [self._item(row) for row in rows]
 
     def record_skipped(self, *, start: datetime, end: datetime, reason: str, at: datetime) -> None:
-        row = (to_text(start, name="start"), to_text(end, name="end"), reason, to_text(at, name="at"))
+        row = (
+            to_text(start, name="start"),
+            to_text(end, name="end"),
+            storable_text(reason, limit=MAX_ERROR_CHARS),
+            to_text(at, name="at"),
+        )
         with self._transaction("recording a skipped range") as connection:
             connection.execute(
                 "INSERT INTO skipped (range_start, range_end, reason, recorded_at) VALUES (?, ?, ?, ?) "
@@ -211,16 +253,24 @@ class SqliteStateStore:
             rows = connection.execute(
                 "SELECT range_start, range_end, reason, recorded_at FROM skipped ORDER BY range_start, range_end"
             ).fetchall()
-        return [
-            SkippedRange(start=from_text(start), end=from_text(end), reason=reason, recorded_at=from_text(recorded))
-            for start, end, reason, recorded in rows
-        ]
+        ranges = []
+        for start, end, reason, recorded in rows:
+            stored = self._row(f"skipped range {shown(start)} to {shown(end)}")
+            ranges.append(
+                SkippedRange(
+                    start=stored.time("range_start", start),
+                    end=stored.time("range_end", end),
+                    reason=stored.text("reason", reason),
+                    recorded_at=stored.time("recorded_at", recorded),
+                )
+            )
+        return ranges
 
     def last_alerted(self, key: str) -> datetime | None:
         check_key(key)
         with self._connection("reading suppression") as connection:
-            row = connection.execute("SELECT alerted_at FROM suppression WHERE key = ?", (key,)).fetchone()
-        return None if row is None else from_text(row[0])
+            row = connection.execute("SELECT alerted_at FROM suppression WHERE key = ?", (_sql_key(key),)).fetchone()
+        return None if row is None else self._row(f"suppression row for key {shown(key)}").time("alerted_at", row[0])
 
     def remember_alerted(self, key: str, at: datetime) -> None:
         check_key(key)
@@ -228,7 +278,7 @@ class SqliteStateStore:
             connection.execute(
                 "INSERT INTO suppression (key, alerted_at) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET alerted_at = excluded.alerted_at",
-                (key, to_text(at, name="at")),
+                (_sql_key(key), to_text(at, name="at")),
             )
 
     def close(self) -> None:
@@ -236,25 +286,72 @@ class SqliteStateStore:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _create_schema(self) -> None:
+    def _open(self) -> None:
         with self._connection("opening") as connection:
+            # Reading the version is the first touch of the file, and only reads: a file that is not a
+            # database, or is from a newer release, is refused exactly as it was found.
+            self._check_version(connection.execute("PRAGMA user_version").fetchone()[0])
             # WAL is a property of the file: set once, every later connection uses it.
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 logger.warning("state file %s: journal mode is %s (WAL unsupported here)", self.path, mode)
         with self._transaction("creating the schema") as connection:
             found = connection.execute("PRAGMA user_version").fetchone()[0]
-            if found > SCHEMA_VERSION:
-                raise StateStorageError(
-                    f"state file {self.path}: schema version {found} was written by a newer release "
-                    f"(this one knows {SCHEMA_VERSION})",
-                    where=str(self.path),
-                )
+            self._check_version(found)  # another process may have opened it meanwhile
             if found < SCHEMA_VERSION:
+                # Version 0 is a new file, or this same schema written by a release that did not record
+                # its version; anything else in it is not ours to add to.
+                tables = connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                ).fetchall()
+                if foreign := sorted({name for (name,) in tables} - _TABLES):
+                    raise StateStorageError(
+                        f"state file {self.path}: holds tables that are not this product's state "
+                        f"({', '.join(foreign)}); nothing was written: use another file",
+                        where=str(self.path),
+                    )
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check_version(self, found: int) -> None:
+        if found > SCHEMA_VERSION:
+            raise StateStorageError(
+                f"state file {self.path}: schema version {found} was written by a newer release "
+                f"(this one knows {SCHEMA_VERSION}); nothing was written: run the newer release, "
+                "or use another file",
+                where=str(self.path),
+            )
+
+    def _row(self, row: str) -> StoredRow:
+        return StoredRow(
+            place=f"state file {self.path}",
+            where=str(self.path),
+            row=row,
+            remedy="restore the file from a backup, or move it away to start again with empty state",
+        )
+
+    def _checkpoint(self, row: tuple) -> Checkpoint:
+        stored = self._row("the checkpoint")
+        return Checkpoint(end=stored.time("window_end", row[0]), version=str(stored.integer("version", row[1])))
+
+    def _item(self, row: tuple) -> OutboxItem:
+        (alert_id, sink, payload, created, status, attempts, next_attempt, error, delivered, failed, version) = row
+        stored = self._row(outbox_row_name(alert_id, sink))
+        return OutboxItem(
+            alert_id=stored.text("alert_id", alert_id),
+            sink=stored.text("sink", sink),
+            payload=stored.text("payload", payload),
+            created_at=stored.time("created_at", created),
+            status=stored.status("status", status),
+            attempts=stored.integer("attempts", attempts),
+            next_attempt_at=stored.time("next_attempt_at", next_attempt),
+            last_error=stored.text("last_error", error),
+            delivered_at=stored.optional_time("delivered_at", delivered),
+            version=str(stored.integer("version", version)),
+            last_failed_at=stored.optional_time("last_failed_at", failed),
+        )
 
     @contextmanager
     def _connection(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -263,6 +360,7 @@ class SqliteStateStore:
             connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
         except sqlite3.Error as error:
             raise self._storage_error(error, doing) from None
+        connection.text_factory = _text
         try:
             connection.execute("PRAGMA synchronous = FULL")  # a committed window survives power loss
             yield connection
@@ -285,8 +383,13 @@ class SqliteStateStore:
 
     def _storage_error(self, error: sqlite3.Error, doing: str) -> StateStorageError:
         detail = str(error)
+        code = getattr(error, "sqlite_errorname", "")
         if "locked" in detail or "busy" in detail:
             detail += f" (still locked after {self._busy_timeout:g} s)"
+        elif code == "SQLITE_NOTADB":
+            detail += " (not an SQLite database, so not a state file; left unchanged: move it away or use another path)"
+        elif code.startswith("SQLITE_CORRUPT"):
+            detail += " (the state is damaged: restore the file from a backup, or move it away to start again)"
         return StateStorageError(f"state file {self.path}: {doing} failed: {detail}", where=str(self.path))
 
 
@@ -303,21 +406,24 @@ def _insert_absent(connection: sqlite3.Connection, items: Sequence[NewItem]) -> 
     )
 
 
-def _item(row: tuple) -> OutboxItem:
-    (alert_id, sink, payload, created, status, attempts, next_attempt, error, delivered, failed, version) = row
-    return OutboxItem(
-        alert_id=alert_id,
-        sink=sink,
-        payload=payload,
-        created_at=from_text(created),
-        status=status,
-        attempts=attempts,
-        next_attempt_at=from_text(next_attempt),
-        last_error=error,
-        delivered_at=None if delivered is None else from_text(delivered),
-        version=str(version),
-        last_failed_at=None if failed is None else from_text(failed),
-    )
+def _text(raw: bytes) -> str | bytes:
+    # Text that is not UTF-8 (written by some other tool) comes back as its bytes, for StoredRow to
+    # report with its row and field; sqlite3 itself would fail naming neither, quoting the raw text.
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _sql_key(key: str) -> str | bytes:
+    # SQLite text must be UTF-8, which cannot hold a surrogate, yet any str is a suppression key. Such
+    # a key is stored as the BLOB of its "surrogatepass" bytes: a BLOB never equals a TEXT, and the
+    # encoding is one-to-one, so distinct keys stay distinct and every other key is stored as before.
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return key.encode("utf-8", "surrogatepass")
+    return key
 
 
 def _version(item: OutboxItem) -> int:

@@ -16,6 +16,10 @@ doubled. The checkpoint never moves before its window's items exist.
 
 Times are stored as fixed-width ISO 8601 text: exact to the microsecond, and comparable with
 ``le`` in a filter. Strings over 64 KiB cannot be stored in one property, so payloads are split.
+
+Every conditional write is on the ETag read, so a change made meanwhile by another runner is never
+overwritten: ``claim`` and ``mark_failed`` lose, ``mark_delivered`` and ``requeue`` re-read and decide
+again.
 """
 
 from __future__ import annotations
@@ -40,26 +44,31 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import EntityProperty, TableClient, TableServiceClient, UpdateMode
 
 from shared.errors import ConfigError, StateConflictError
 from shared.state.base import (
     MAX_ERROR_CHARS,
+    MISSING,
     Checkpoint,
     NewItem,
     OutboxItem,
     SkippedRange,
     StateStorageError,
     Status,
+    StoredRow,
+    check_alert_ids,
     check_key,
     check_new_item,
     check_status,
     check_window_end,
     conflict_message,
-    from_text,
     missing_message,
     order_key,
+    outbox_row_name,
+    shown,
     stale_message,
+    storable_text,
     to_text,
     utc,
 )
@@ -77,9 +86,10 @@ SUPPRESSION: Final = "suppression"
 # A string property holds at most 64 KiB of UTF-16; an entity at most 1 MiB in all.
 _PART_UNITS: Final = 32_000
 _MAX_PAYLOAD_BYTES: Final = 960 * 1024
-# mark_delivered re-reads and retries when the item moved under it; each retry follows a real
-# change by another runner, so a handful is plenty.
+# mark_delivered and requeue re-read and retry when the item moved under them; each retry follows
+# a real change by another runner, so a handful is plenty.
 _DELIVERED_RETRIES: Final = 5
+_REQUEUE_RETRIES: Final = 5
 
 TABLE_NAME_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 ACCOUNT_NAME_PATTERN: Final = re.compile(r"[a-z0-9]{3,24}")
@@ -139,7 +149,8 @@ class TableStateStore:
                 if _table_missing(error):
                     raise
                 return None
-        return Checkpoint(end=from_text(entity["window_end"]), version=entity.metadata["etag"])
+        stored = self._row("the checkpoint", CHECKPOINT, CHECKPOINT)
+        return Checkpoint(end=stored.time("window_end", _field(entity, "window_end")), version=entity.metadata["etag"])
 
     def commit_window(
         self, *, window_end: datetime, items: Sequence[NewItem], expected: Checkpoint | None
@@ -147,7 +158,8 @@ class TableStateStore:
         end = check_window_end(window_end, expected)
         entities = [_new_entity(item, where=self.where) for item in items]
         # Cheap early check, so a stale runner usually writes nothing; the conditional write below
-        # is what decides.
+        # is what decides. It also reads the checkpoint in full: a damaged one stops the commit, and
+        # the write is conditional on the version read, so it cannot replace one damaged meanwhile.
         current = self.checkpoint()
         found = None if current is None else current.version
         if found != (None if expected is None else expected.version):
@@ -188,7 +200,7 @@ class TableStateStore:
             {"pk": OUTBOX, "now": to_text(now, name="now")},
             doing="reading due outbox items",
         )
-        return sorted((_item(entity) for entity in due), key=order_key)[:limit]
+        return sorted((self._item(entity) for entity in due), key=order_key)[:limit]
 
     def claim(self, item: OutboxItem, *, now: datetime, lease: timedelta) -> OutboxItem | None:
         if lease <= timedelta(0):
@@ -231,7 +243,7 @@ class TableStateStore:
     def mark_failed(self, item: OutboxItem, *, at: datetime, error: str, retry_at: datetime | None) -> None:
         changes = {
             "status": "dead" if retry_at is None else "pending",
-            "last_error": error[:MAX_ERROR_CHARS],
+            "last_error": storable_text(error, limit=MAX_ERROR_CHARS),
             "last_failed_at": to_text(at, name="at"),
         }
         if retry_at is not None:
@@ -246,12 +258,32 @@ class TableStateStore:
                     raise
                 raise StateConflictError(missing_message(item)) from None
 
+    def requeue(self, *, alert_ids: Sequence[str] | None, now: datetime) -> list[OutboxItem]:
+        wanted = check_alert_ids(alert_ids)
+        again = utc(now, name="now")
+        if wanted is not None and not wanted:
+            return []
+        dead = self._query(
+            "PartitionKey eq @pk and status eq 'dead'", {"pk": OUTBOX}, doing="reading dead outbox items"
+        )
+        # Every chosen item is read in full before any is written: an unreadable one changes nothing.
+        chosen = [
+            self._item(entity) for entity in dead if wanted is None or _split_row_key(entity["RowKey"])[0] in wanted
+        ]
+        requeued = []
+        with self._storage("requeueing dead outbox items"):
+            for item in chosen:
+                if (done := self._requeue_one(item, now=again)) is not None:
+                    requeued.append(done)
+        return sorted(requeued, key=order_key)
+
     def items(self, *, status: Status | None = None) -> list[OutboxItem]:
         check_status(status)
         parameters = {"pk": OUTBOX} if status is None else {"pk": OUTBOX, "status": status}
         query = "PartitionKey eq @pk" + ("" if status is None else " and status eq @status")
         return sorted(
-            (_item(entity) for entity in self._query(query, parameters, doing="listing outbox items")), key=order_key
+            (self._item(entity) for entity in self._query(query, parameters, doing="listing outbox items")),
+            key=order_key,
         )
 
     def record_skipped(self, *, start: datetime, end: datetime, reason: str, at: datetime) -> None:
@@ -261,7 +293,7 @@ class TableStateStore:
             "RowKey": f"{start_text}_{end_text}",
             "range_start": start_text,
             "range_end": end_text,
-            "reason": reason,
+            "reason": storable_text(reason, limit=MAX_ERROR_CHARS),
             "recorded_at": to_text(at, name="at"),
         }
         with self._storage("recording a skipped range"), suppress(ResourceExistsError):
@@ -269,15 +301,19 @@ class TableStateStore:
 
     def skipped(self) -> list[SkippedRange]:
         entities = self._query("PartitionKey eq @pk", {"pk": SKIPPED}, doing="listing skipped ranges")
-        ranges = [
-            SkippedRange(
-                start=from_text(entity["range_start"]),
-                end=from_text(entity["range_end"]),
-                reason=entity["reason"],
-                recorded_at=from_text(entity["recorded_at"]),
+        ranges = []
+        for entity in entities:
+            # The RowKey is "<start>_<end>" (time texts hold no "_"): name the row as SQLite does.
+            start, _, end = entity["RowKey"].partition("_")
+            stored = self._row(f"skipped range {shown(start)} to {shown(end)}", SKIPPED, entity["RowKey"])
+            ranges.append(
+                SkippedRange(
+                    start=stored.time("range_start", _field(entity, "range_start")),
+                    end=stored.time("range_end", _field(entity, "range_end")),
+                    reason=stored.text("reason", _field(entity, "reason")),
+                    recorded_at=stored.time("recorded_at", _field(entity, "recorded_at")),
+                )
             )
-            for entity in entities
-        ]
         return sorted(ranges, key=lambda skipped: (skipped.start, skipped.end))
 
     def last_alerted(self, key: str) -> datetime | None:
@@ -289,14 +325,15 @@ class TableStateStore:
                 if _table_missing(error):
                     raise
                 return None
-        return from_text(entity["alerted_at"])
+        stored = self._row(f"suppression row for key {shown(key)}", SUPPRESSION, entity["RowKey"])
+        return stored.time("alerted_at", _field(entity, "alerted_at"))
 
     def remember_alerted(self, key: str, at: datetime) -> None:
         check_key(key)
         entity = {
             "PartitionKey": SUPPRESSION,
             "RowKey": _key_hash(key),
-            "key": key,
+            "key": storable_text(key, limit=MAX_ERROR_CHARS),  # a copy for people; the RowKey hash is the key
             "alerted_at": to_text(at, name="at"),
         }
         with self._storage("recording suppression"):
@@ -314,6 +351,67 @@ class TableStateStore:
             for entity in entities:
                 with suppress(ResourceExistsError):  # insert only if absent: never reset an item
                     self._table.create_entity(entity)
+
+    def _requeue_one(self, item: OutboxItem, *, now: datetime) -> OutboxItem | None:
+        """``item`` (dead when read) pending again, or None when it is no longer dead or is gone."""
+        changes = {"status": "pending", "attempts": 0, "next_attempt_at": to_text(now, name="now")}
+        for _ in range(_REQUEUE_RETRIES):
+            try:
+                metadata = self._merge(item, changes, etag=item.version)
+                return replace(item, status="pending", attempts=0, next_attempt_at=now, version=metadata["etag"])
+            except (ResourceModifiedError, ResourceNotFoundError) as error:
+                if _table_missing(error):
+                    raise
+            # It changed since it was read: decide again on what it is now, so a delivery made
+            # meanwhile is never undone and an item another runner requeued is not reset again.
+            try:
+                entity = self._table.get_entity(OUTBOX, _row_key(item.alert_id, item.sink))
+            except ResourceNotFoundError as error:
+                if _table_missing(error):
+                    raise
+                return None
+            item = self._item(entity)
+            if item.status != "dead":
+                return None
+        logger.warning(
+            "state table %s: outbox item %s for sink %s changed %d times in a row while requeueing; left as it is",
+            self.where,
+            item.alert_id,
+            item.sink,
+            _REQUEUE_RETRIES,
+        )
+        return None
+
+    def _row(self, row: str, partition: str, row_key: str) -> StoredRow:
+        return StoredRow(
+            place=f"state table {self.where}",
+            where=self.where,
+            row=row,
+            remedy=(
+                f"restore the table from a backup, or fix or delete the entity "
+                f"(PartitionKey {partition!r}, RowKey {row_key!r})"
+            ),
+        )
+
+    def _item(self, entity: Mapping[str, Any]) -> OutboxItem:
+        row_key = entity["RowKey"]
+        stored = self._row(outbox_row_name(*_split_row_key(row_key)), OUTBOX, row_key)
+        parts = stored.integer("payload_parts", _field(entity, "payload_parts"))
+        if parts < 1:  # every item is written with at least one part, "" for an empty payload
+            raise stored.damaged("payload_parts", parts, "a positive integer")
+        return OutboxItem(
+            alert_id=stored.text("alert_id", _field(entity, "alert_id")),
+            sink=stored.text("sink", _field(entity, "sink")),
+            payload="".join(stored.text(f"payload_{n}", _field(entity, f"payload_{n}")) for n in range(parts)),
+            created_at=stored.time("created_at", _field(entity, "created_at")),
+            status=stored.status("status", _field(entity, "status")),
+            attempts=stored.integer("attempts", _field(entity, "attempts")),
+            next_attempt_at=stored.time("next_attempt_at", _field(entity, "next_attempt_at")),
+            last_error=stored.text("last_error", entity.get("last_error", "")),
+            delivered_at=stored.optional_time("delivered_at", entity.get("delivered_at", "")),
+            version=entity.metadata["etag"],
+            last_failed_at=stored.optional_time("last_failed_at", entity.get("last_failed_at", "")),
+        )
 
     def _merge(self, item: OutboxItem, changes: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
         entity = {"PartitionKey": OUTBOX, "RowKey": _row_key(item.alert_id, item.sink), **changes}
@@ -395,9 +493,21 @@ def _row_key(alert_id: str, sink: str) -> str:
     return f"{alert_id}:{sink}"
 
 
+def _split_row_key(row_key: str) -> tuple[str, str]:
+    alert_id, _, sink = row_key.rpartition(":")
+    return alert_id, sink
+
+
 def _key_hash(key: str) -> str:
-    # Suppression keys hold UPNs, and guest UPNs contain '#', which a RowKey forbids.
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    # Suppression keys hold UPNs, and guest UPNs contain '#', which a RowKey forbids. Any str is a
+    # key: "surrogatepass" encodes a lone surrogate too (and every other key exactly as UTF-8 does).
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _field(entity: Mapping[str, Any], name: str) -> object:
+    # The SDK wraps some typed values (e.g. Edm.Int64) in EntityProperty; a missing one is MISSING.
+    value = entity.get(name, MISSING)
+    return value.value if isinstance(value, EntityProperty) else value
 
 
 def _split_payload(payload: str) -> list[str]:
@@ -439,23 +549,6 @@ def _new_entity(item: NewItem, *, where: str) -> dict[str, Any]:
         "payload_parts": len(parts),
         **{f"payload_{index}": part for index, part in enumerate(parts)},
     }
-
-
-def _item(entity: Mapping[str, Any]) -> OutboxItem:
-    delivered, failed = entity.get("delivered_at", ""), entity.get("last_failed_at", "")
-    return OutboxItem(
-        alert_id=entity["alert_id"],
-        sink=entity["sink"],
-        payload="".join(entity[f"payload_{index}"] for index in range(entity["payload_parts"])),
-        created_at=from_text(entity["created_at"]),
-        status=entity["status"],
-        attempts=int(entity["attempts"]),
-        next_attempt_at=from_text(entity["next_attempt_at"]),
-        last_error=entity.get("last_error", ""),
-        delivered_at=from_text(delivered) if delivered else None,
-        version=entity.metadata["etag"],
-        last_failed_at=from_text(failed) if failed else None,
-    )
 
 
 # -- building the client from settings ------------------------------------------------------------

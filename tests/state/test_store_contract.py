@@ -462,3 +462,201 @@ def test_add_items_records_only_absent_items_and_leaves_the_checkpoint(store: St
     assert [item.alert_id for item in store.due(now=T0, limit=10)] == ["old"]
     with pytest.raises(ValueError, match="alert id"):
         store.add_items([new("bad/id")])
+
+
+# -- requeue: dead items back to pending -----------------------------------------------------------
+
+
+def dead(store: StateStore, alert_id: str, *, at: datetime, sink: str = "teams", error: str = "HTTP 400") -> OutboxItem:
+    store.mark_failed(claim(store, alert_id, now=at, sink=sink), at=at, error=error, retry_at=None)
+    return only(store, alert_id, sink)
+
+
+def test_requeue_puts_every_dead_item_back_to_pending_with_a_fresh_count(store: StateStore) -> None:
+    later = T0 + timedelta(microseconds=1)
+    store.commit_window(
+        window_end=T0,
+        items=[new("b2", at=later), new("a1"), new("a1", "webhook"), new("c3"), new("d4")],
+        expected=None,
+    )
+    store.mark_failed(claim(store, "b2", now=T0), at=T0, error="HTTP 503", retry_at=T0 + LEASE)
+    dead(store, "b2", at=T0 + LEASE, error="HTTP 400 bad card")  # two attempts, then dead
+    dead(store, "a1", at=T0, sink="webhook", error="HTTP 404")
+    store.mark_delivered(claim(store, "c3", now=T0), at=T0)
+    store.mark_failed(claim(store, "d4", now=T0), at=T0, error="timeout", retry_at=T0 + HOUR)
+    before = {(item.alert_id, item.sink): item for item in store.items()}
+    now = T0 + 2 * HOUR
+
+    requeued = store.requeue(alert_ids=None, now=now)
+
+    assert [(item.alert_id, item.sink) for item in requeued] == [("a1", "webhook"), ("b2", "teams")]  # due order
+    for item in requeued:
+        old = before[item.alert_id, item.sink]
+        assert (item.status, item.attempts, item.next_attempt_at) == ("pending", 0, now)
+        assert item.version != old.version
+        # The failure history stays for whoever looks at the item later.
+        assert (item.last_error, item.last_failed_at, item.delivered_at) == (old.last_error, old.last_failed_at, None)
+        assert (item.payload, item.created_at) == (old.payload, old.created_at)
+        assert only(store, item.alert_id, item.sink) == item
+    assert requeued[1].last_error == "HTTP 400 bad card"
+    # Delivered and pending items are not touched, whatever their history.
+    for key in [("a1", "teams"), ("c3", "teams"), ("d4", "teams")]:
+        assert only(store, *key) == before[key]
+    assert store.items(status="dead") == []
+
+
+def test_a_requeued_item_is_due_at_once_and_claimable(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    dead(store, "a1", at=T0)
+    now = T0 + HOUR
+
+    [requeued] = store.requeue(alert_ids=["a1"], now=now)
+
+    assert store.due(now=now - timedelta(microseconds=1), limit=10) == []
+    assert store.due(now=now, limit=10) == [requeued]
+    claimed = store.claim(requeued, now=now, lease=LEASE)
+    assert claimed is not None
+    assert (claimed.attempts, claimed.next_attempt_at) == (1, now + LEASE)
+    # And it may end dead again, to be requeued again.
+    store.mark_failed(claimed, at=now, error="HTTP 400 again", retry_at=None)
+    assert [item.last_error for item in store.requeue(alert_ids=None, now=now + HOUR)] == ["HTTP 400 again"]
+
+
+def test_requeue_by_alert_id_takes_the_dead_items_of_those_alerts_on_every_sink(store: StateStore) -> None:
+    store.commit_window(
+        window_end=T0,
+        items=[new("a1"), new("a1", "webhook"), new("a1", "console"), new("b2"), new("c3")],
+        expected=None,
+    )
+    dead(store, "a1", at=T0)
+    dead(store, "a1", at=T0, sink="webhook")
+    pending_a1 = only(store, "a1", "console")
+    dead(store, "b2", at=T0)
+    store.mark_delivered(claim(store, "c3", now=T0), at=T0)
+    delivered_c3 = only(store, "c3")
+
+    requeued = store.requeue(alert_ids=["a1", "c3", "never-seen", "not/an/id", "a1"], now=T0 + HOUR)
+
+    assert [(item.alert_id, item.sink, item.status) for item in requeued] == [
+        ("a1", "teams", "pending"),
+        ("a1", "webhook", "pending"),
+    ]
+    assert only(store, "a1", "console") == pending_a1
+    assert only(store, "b2").status == "dead"
+    assert only(store, "c3") == delivered_c3
+
+
+def test_requeue_with_nothing_to_take_changes_nothing(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1"), new("b2")], expected=None)
+    dead(store, "a1", at=T0)
+    before = store.items()
+
+    assert store.requeue(alert_ids=[], now=T0 + HOUR) == []
+    assert store.requeue(alert_ids=["b2", "zz"], now=T0 + HOUR) == []
+    assert store.items() == before
+    assert store.requeue(alert_ids=None, now=T0 + HOUR) != []
+    assert store.requeue(alert_ids=None, now=T0 + 2 * HOUR) == []  # nothing dead any more
+
+
+def test_requeue_never_takes_an_item_delivered_by_another_runner(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    first.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    stale_claim = claim(first, "a1", now=T0)
+    first.mark_failed(stale_claim, at=T0, error="timeout", retry_at=None)
+    # A runner that sent it after all records the delivery over the dead mark.
+    second.mark_delivered(stale_claim, at=T0 + LEASE)
+
+    assert first.requeue(alert_ids=None, now=T0 + HOUR) == []
+    assert (only(first, "a1").status, only(first, "a1").delivered_at) == ("delivered", T0 + LEASE)
+
+
+def test_two_runners_requeueing_at_once_reset_each_item_once(open_store: StoreFactory) -> None:
+    setup = open_store()
+    alert_ids = [f"{n:04x}" for n in range(8)]
+    setup.commit_window(window_end=T0, items=[new(alert_id) for alert_id in alert_ids], expected=None)
+    for alert_id in alert_ids:
+        dead(setup, alert_id, at=T0)
+    runners = [open_store(), open_store()]
+    barrier = threading.Barrier(len(runners), timeout=THREAD_TIMEOUT)
+
+    def run(store: StateStore) -> list[str]:
+        barrier.wait()
+        return [item.alert_id for item in store.requeue(alert_ids=None, now=T0 + HOUR)]
+
+    with ThreadPoolExecutor(len(runners)) as pool:
+        requeued = [future.result(timeout=THREAD_TIMEOUT) for future in [pool.submit(run, s) for s in runners]]
+
+    assert sorted(requeued[0] + requeued[1]) == alert_ids  # each once: a second reset would be a lie
+    assert {(item.status, item.attempts) for item in setup.items()} == {("pending", 0)}
+
+
+def test_requeue_refuses_one_string_and_a_naive_time(store: StateStore) -> None:
+    store.commit_window(window_end=T0, items=[new("a1")], expected=None)
+    dead(store, "a1", at=T0)
+
+    with pytest.raises(TypeError, match="not one str"):
+        store.requeue(alert_ids="a1", now=T0 + HOUR)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.requeue(alert_ids=None, now=datetime(2026, 3, 1, 11))  # naive on purpose
+
+    assert only(store, "a1").status == "dead"
+
+
+# -- any text ------------------------------------------------------------------------------------------
+
+EVERY_C0 = "".join(chr(code) for code in range(0x20))
+# Lone surrogates, and a pair of surrogate code points (a Python str can hold one; it is not "😀").
+AWKWARD = f"{EVERY_C0}|lone \ud800 and \udfff|pair \ud83d\ude00|real 😀|\x7f\u2028\ufffe"
+# What every store gives back: each surrogate code point replaced by U+FFFD, everything else as it was.
+AWKWARD_STORED = f"{EVERY_C0}|lone \ufffd and \ufffd|pair \ufffd\ufffd|real 😀|\x7f\u2028\ufffe"
+
+
+def test_any_str_is_kept_as_error_text(open_store: StoreFactory) -> None:
+    store = open_store()
+    store.commit_window(window_end=T0, items=[new("a1"), new("b2")], expected=None)
+
+    store.mark_failed(claim(store, "a1", now=T0), at=T0, error=AWKWARD, retry_at=T0 + HOUR)
+    store.mark_failed(claim(store, "b2", now=T0), at=T0, error="\ud800" * (MAX_ERROR_CHARS + 5), retry_at=None)
+
+    reopened = open_store()
+    assert only(reopened, "a1").last_error == AWKWARD_STORED
+    assert only(reopened, "b2").last_error == "\ufffd" * MAX_ERROR_CHARS
+    assert [item.alert_id for item in reopened.requeue(alert_ids=None, now=T0 + HOUR)] == ["b2"]
+
+
+def test_any_str_is_kept_as_skip_reason_text(open_store: StoreFactory) -> None:
+    store = open_store()
+
+    store.record_skipped(start=T0, end=T0 + HOUR, reason=AWKWARD, at=T0)
+    store.record_skipped(start=T0 + HOUR, end=T0 + 2 * HOUR, reason="\x00", at=T0)
+
+    assert [skipped.reason for skipped in open_store().skipped()] == [AWKWARD_STORED, "\x00"]
+
+
+def test_a_payload_holding_a_surrogate_is_refused_before_anything_is_written(store: StateStore) -> None:
+    bad = new("b2", payload='{"name": "x\ud800y"}')
+
+    with pytest.raises(
+        ValueError, match=r"payload of alert b2 for sink teams contains the surrogate code point U\+D800"
+    ):
+        store.commit_window(window_end=T0, items=[new("a1"), bad], expected=None)
+    with pytest.raises(ValueError, match=r"surrogate code point U\+D83D at index 0"):
+        store.add_items([new("c3", payload="\ud83d\ude00")])
+
+    assert store.checkpoint() is None
+    assert store.items() == []
+    # JSON's own escape for it is plain ASCII text, and is kept exactly.
+    store.add_items([new("c3", payload='{"name": "x\\ud800y"}')])
+    assert only(store, "c3").payload == '{"name": "x\\ud800y"}'
+
+
+def test_any_str_is_a_suppression_key_and_distinct_keys_stay_distinct(open_store: StoreFactory) -> None:
+    store = open_store()
+    keys = ["\ud800", "\udfff", "\ud83d\ude00", "😀", "a\x00b", "a", EVERY_C0, AWKWARD]
+
+    for hour, key in enumerate(keys):
+        store.remember_alerted(key, T0 + hour * HOUR)
+
+    reopened = open_store()
+    assert [reopened.last_alerted(key) for key in keys] == [T0 + hour * HOUR for hour in range(len(keys))]
+    assert reopened.last_alerted("\udbff") is None

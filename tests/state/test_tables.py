@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.identity import DefaultAzureCredential
 
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings
-from shared.state import NewItem, StateStorageError
+from shared.state import Checkpoint, NewItem, StateStorageError
 from shared.state.tables import TableStateStore, table_service_from_settings
 from tests.harness.azurite import ACCOUNT_KEY, Azurite, unique_table_name
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
 STORAGE_SETTINGS = ("AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__tableServiceUri")
 
 
@@ -230,3 +234,211 @@ def test_a_bad_connection_string_is_refused_without_quoting_it() -> None:
 
     assert key not in str(raised.value)
     assert "AccountKey, DefaultEndpointsProtocol" in str(raised.value)
+
+
+# -- damaged entities --------------------------------------------------------------------------------
+
+
+@dataclass
+class Shared:
+    """A store on a fresh table, and a plain SDK client on the same table to damage it with."""
+
+    store: TableStateStore
+    raw: TableClient
+    connection_string: str
+    name: str
+
+
+@pytest.fixture
+def shared(azurite: Azurite) -> Iterator[Shared]:
+    name = unique_table_name()
+    store = TableStateStore.from_service(TableServiceClient.from_connection_string(azurite.connection_string), name)
+    raw = TableClient.from_connection_string(azurite.connection_string, table_name=name)
+    yield Shared(store=store, raw=raw, connection_string=azurite.connection_string, name=name)
+    raw.close()
+    store.close()
+
+
+def remedy(partition: str, row_key: str) -> str:
+    return (
+        "the state is damaged: restore the table from a backup, or fix or delete the entity "
+        f"(PartitionKey '{partition}', RowKey '{row_key}')"
+    )
+
+
+def replace_entity(raw: TableClient, partition: str, row_key: str, change: Callable[[dict], None]) -> None:
+    entity = dict(raw.get_entity(partition, row_key))
+    change(entity)
+    raw.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+
+def dead_items(store: TableStateStore, *alert_ids: str) -> None:
+    store.commit_window(window_end=T0, items=[new(alert_id) for alert_id in alert_ids], expected=None)
+    for item in store.due(now=T0, limit=100):
+        claimed = store.claim(item, now=T0, lease=LEASE)
+        assert claimed is not None
+        store.mark_failed(claimed, at=T0, error="HTTP 400", retry_at=None)
+
+
+def new(alert_id: str) -> NewItem:
+    return NewItem(alert_id=alert_id, sink="teams", payload="{}", created_at=T0)
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("garbage", "window_end 'garbage' is not a UTC time as the store writes it"),
+        ("", "window_end '' is not a UTC time as the store writes it"),
+        (None, "window_end missing"),
+        (42, "window_end 42 is not a UTC time as the store writes it"),
+        (T0, "window_end TablesEntityDatetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo... is not a UTC time"),
+    ],
+    ids=["garbage", "empty", "missing", "integer", "datetime"],
+)
+def test_an_unreadable_checkpoint_entity_is_reported_and_never_overwritten(
+    shared: Shared, value: object, found: str
+) -> None:
+    store = shared.store
+    store.commit_window(window_end=T0 - timedelta(hours=1), items=[], expected=None)
+
+    def set_window_end(entity: dict) -> None:
+        if value is None:
+            del entity["window_end"]
+        else:
+            entity["window_end"] = value
+
+    replace_entity(shared.raw, "checkpoint", "checkpoint", set_window_end)
+    damaged = shared.raw.get_entity("checkpoint", "checkpoint")
+    expected = f"state table {store.where}: the checkpoint is unreadable ({found}"
+
+    with pytest.raises(StateStorageError) as raised:
+        store.checkpoint()
+    for from_checkpoint in (None, Checkpoint(end=T0 - timedelta(hours=2), version=damaged.metadata["etag"])):
+        with pytest.raises(StateStorageError, match=re.escape(expected)):
+            store.commit_window(window_end=T0, items=[new("a1")], expected=from_checkpoint)
+
+    message = str(raised.value)
+    assert message.startswith(expected)
+    assert message.endswith(remedy("checkpoint", "checkpoint"))
+    assert raised.value.where == store.where
+    assert shared.raw.get_entity("checkpoint", "checkpoint").metadata["etag"] == damaged.metadata["etag"]
+    assert store.items() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "found"),
+    [
+        ({"created_at": "yesterday"}, "created_at 'yesterday' is not a UTC time as the store writes it"),
+        ({"created_at": None}, "created_at missing"),
+        ({"attempts": "many"}, "attempts 'many' is not an integer"),
+        ({"status": "lost"}, "status 'lost' is not pending or delivered or dead"),
+        ({"payload_parts": 2}, "payload_1 missing"),
+        ({"payload_parts": 0}, "payload_parts 0 is not a positive integer"),
+        ({"payload_parts": None}, "payload_parts missing"),
+        ({"payload_0": 5}, "payload_0 5 is not text"),
+        ({"delivered_at": "soon"}, "delivered_at 'soon' is not a UTC time"),
+        ({"last_failed_at": "then"}, "last_failed_at 'then' is not a UTC time"),
+    ],
+)
+def test_an_unreadable_outbox_entity_is_reported_naming_the_item_and_field(
+    shared: Shared, changes: dict[str, object], found: str
+) -> None:
+    store = shared.store
+    store.commit_window(window_end=T0, items=[new("a1"), new("9f3a")], expected=None)
+
+    def apply(entity: dict) -> None:
+        for name, value in changes.items():
+            if value is None:
+                del entity[name]
+            else:
+                entity[name] = value
+
+    replace_entity(shared.raw, "outbox", "9f3a:teams", apply)
+    reads = [store.items] if "status" in changes else [store.items, lambda: store.due(now=T0, limit=10)]
+
+    for read in reads:
+        with pytest.raises(StateStorageError) as raised:
+            read()
+        message = str(raised.value)
+        assert message.startswith(f"state table {store.where}: outbox item 9f3a for sink teams is unreadable ({found}")
+        assert message.endswith(remedy("outbox", "9f3a:teams"))
+
+
+def test_unreadable_skipped_and_suppression_entities_are_reported_naming_the_row(shared: Shared) -> None:
+    store = shared.store
+    key = "user@x.example|10.0.0.1"
+    store.record_skipped(start=T0, end=T0 + timedelta(hours=1), reason="beyond MFA_MAX_CATCHUP", at=T0)
+    store.remember_alerted(key, T0)
+    skipped_key = "2026-03-01T10:00:00.123456Z_2026-03-01T11:00:00.123456Z"
+    suppression_key = hashlib.sha256(key.encode()).hexdigest()
+    replace_entity(shared.raw, "skipped", skipped_key, lambda entity: entity.update(recorded_at="later"))
+    replace_entity(shared.raw, "suppression", suppression_key, lambda entity: entity.pop("alerted_at"))
+
+    with pytest.raises(StateStorageError) as skipped:
+        store.skipped()
+    with pytest.raises(StateStorageError) as suppression:
+        store.last_alerted(key)
+
+    # Named as the SQLite store names them, so one runbook serves both.
+    assert str(skipped.value) == (
+        f"state table {store.where}: skipped range '2026-03-01T10:00:00.123456Z' to '2026-03-01T11:00:00.123456Z' "
+        f"is unreadable (recorded_at 'later' is not a UTC time as the store writes it); "
+        f"{remedy('skipped', skipped_key)}"
+    )
+    assert str(suppression.value) == (
+        f"state table {store.where}: suppression row for key {key!r} is unreadable (alerted_at missing); "
+        f"{remedy('suppression', suppression_key)}"
+    )
+
+
+# -- requeue racing another runner ---------------------------------------------------------------------
+
+
+class ActsBeforeTheFirstWrite(TableClient):
+    """The real SDK client, letting another runner act between the store's read and its first write."""
+
+    meanwhile: Callable[[], None] | None = None
+
+    def update_entity(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if self.meanwhile is not None:
+            act, self.meanwhile = self.meanwhile, None
+            act()
+        return super().update_entity(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "requeued", "final"),
+    [
+        ("delivered", [], ("delivered", 1, "HTTP 400")),
+        ("requeued and claimed", [], ("pending", 1, "HTTP 400")),
+        ("dead again", ["a1"], ("pending", 0, "HTTP 400 again")),
+    ],
+)
+def test_requeue_decides_again_on_an_item_changed_between_its_read_and_write(
+    shared: Shared, meanwhile: str, requeued: list[str], final: tuple[str, int, str]
+) -> None:
+    other = shared.store
+    dead_items(other, "a1")
+    [dead] = other.items()
+    racy = ActsBeforeTheFirstWrite.from_connection_string(shared.connection_string, table_name=shared.name)
+    store = TableStateStore(racy)
+    later = T0 + timedelta(hours=1)
+
+    def act() -> None:
+        if meanwhile == "delivered":
+            other.mark_delivered(dead, at=T0 + LEASE)
+            return
+        [again] = other.requeue(alert_ids=["a1"], now=later)
+        claimed = other.claim(again, now=later, lease=LEASE)
+        assert claimed is not None
+        if meanwhile == "dead again":
+            other.mark_failed(claimed, at=later, error="HTTP 400 again", retry_at=None)
+
+    racy.meanwhile = act
+    result = store.requeue(alert_ids=None, now=later + LEASE)
+    store.close()
+
+    assert [item.alert_id for item in result] == requeued
+    [item] = other.items()
+    assert (item.status, item.attempts, item.last_error) == final
+    assert result in ([], [item])
