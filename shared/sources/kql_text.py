@@ -6,16 +6,33 @@ Kusto documentation lists (``\\\\``, ``\\"``, ``\\n``, ``\\r``, ``\\t``; "The st
 Microsoft's parsers (Kusto.Language's lexer and the ANTLR grammar in Kusto-Query-Language) end a
 double-quoted literal only at an unescaped ``"``, a line break or the end of the text, and treat a
 backslash as the start of an escape; with those five characters escaped, every other character —
-``|``, ``//``, ``'``, keywords, any Unicode — is plain content of the literal.
+``|``, ``//``, ``'``, keywords, any Unicode — is plain content of the literal. That includes every
+other control character (U+0001-U+001F, DEL, C1, U+2028/U+2029), written as itself: Kusto.Language
+(the Kusto language service, ``tests/harness/kusto_check.py``) and duckdb-kql (the loopback
+workspace's engine) both read each back as itself, with no diagnostic
+(``tests/sources/test_hostile_values.py`` checks every one, in every query the source sends).
 
-Two kinds of text cannot be written this way, and ``is_exact`` says so:
-- a NUL character: Kusto.Language's lexer uses NUL as its end-of-text sentinel, and the ``\\0``
-  escape is undocumented, so no form is known to be safe;
-- a surrogate code point (a lone half of a UTF-16 pair): Kusto stores UTF-8, so such text cannot
-  occur in a column at all, and JSON transport would silently re-pair it.
+The other literal forms do not help: a verbatim ``@"..."`` string has no escapes at all, so it
+cannot hold a line break; ``h"..."`` only hides a literal from logs; a multi-line ```` ``` ````
+literal has no escapes either. The undocumented escapes disagree between readers:
+Kusto.Language reads ``\\0``, ``\\000``, ``\\x00`` and ``\\u0000`` as NUL and ``\\ud800`` as a
+lone surrogate, but duckdb-kql reads ``\\u0000`` as the text "u0000" (only ``\\0`` as NUL), and the
+service documents none of them.
+
+Two kinds of text therefore have no literal form known to read back exactly, and ``is_exact``
+says so:
+- a NUL character: no escape for it is documented, and the readers disagree on the undocumented
+  ones. Written raw, both readers here read it back as NUL (the test checks it), but nothing
+  documents NUL in query text, and a wrong guess would silently select other rows where the
+  prefix test below costs a few rows more;
+- a surrogate code point (a lone half of a UTF-16 pair): Kusto stores UTF-8 and replaces text that
+  is not valid UTF-8 with U+FFFD at ingestion, so no column can hold one; the query travels as
+  JSON, where ``\\ud800`` would be an escape the service may read, pair or replace.
 Over-long values (more than ``max_chars``) are also not written in full, to bound the query size.
-``value_in`` then tests a *prefix* that can be written (``startswith_cs``) — a wider test, never a
-narrower one — and the caller re-checks every returned row exactly in Python.
+For these ``value_in`` tests a *prefix* that can be written (``startswith_cs``, the text up to the
+first such character) — a wider test, never a narrower one — or, when not even one character can be
+written, no test at all (``true``: the pushdown is dropped for that batch). The caller re-checks
+every returned row exactly in Python, so no row is lost and none is kept wrongly.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ KQL (``shared.sources.la_queries``). What comes back is only what can matter to 
 Never returns partial data as if it were complete: a partial result, or one at the service's row
 limit, is re-read as two half windows, down to ``min_split``; anything else that goes wrong
 raises ``SourceError`` with one message naming the cause, and the window counts as not evaluated.
+That includes a response the SDK cannot read (not UTF-8, not JSON, JSON nested deeper than
+``json``'s recursion allows, JSON of another shape) and a value that cannot be read as its column's
+type (``shared.sources.values``): each names the table and the window, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
 from azure.identity import DefaultAzureCredential
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
 
 # The service's result limits (azure-facts.md): 500,000 rows and ~100 MB per result.
 SERVICE_ROW_LIMIT: Final = 500_000
@@ -45,6 +49,11 @@ LOG_ANALYTICS_READER: Final = "Log Analytics Reader"
 # A log query is a read, so retrying its POST is safe; the SDK retries a POST only on 500/503/504
 # (and on 429 only with Retry-After) unless POST is named here.
 _RETRY_METHODS: Final = frozenset({"POST", "GET", "HEAD"})
+# What the SDK raises, past its own AzureError, for a response it cannot read: it decodes the body
+# (UnicodeDecodeError), parses it with json.loads (JSONDecodeError, RecursionError for deep
+# nesting) and builds its models from what it finds (TypeError, KeyError, AttributeError ... for
+# JSON of another shape). The same errors from the result's tables and rows.
+_UNREADABLE: Final = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
 
 
 class PlaceholderCredential:
@@ -150,8 +159,11 @@ class LogAnalyticsSource:
                 self.workspace_id, query, timespan=(window.start, window.end), **self._call_options
             )
         except HttpResponseError as error:
-            # The SDK re-raises every HttpResponseError as a plain one, a token failure included;
-            # the original is its context.
+            # The SDK re-raises every HttpResponseError as a plain one, a token failure and a body
+            # it could not decode included; the original is its context.
+            undecodable = _context_of(error, DecodeError)
+            if undecodable is not None:
+                raise SourceError(_unreadable_message(table, window, undecodable)) from None
             auth = _auth_failure(error)
             if auth is not None:
                 raise SourceError(_auth_message(self, auth)) from None
@@ -160,14 +172,19 @@ class LogAnalyticsSource:
             raise SourceError(
                 f"could not query Log Analytics at {self.endpoint} for {table}: {_first_line(error)}"
             ) from None
-        if isinstance(result, LogsQueryPartialResult):
-            return [], f"partial result: {_partial_reason(result)}"
-        if len(result.tables) > 1:
-            raise SourceError(f"Log Analytics returned {len(result.tables)} result tables for the {table} query")
-        if not result.tables:
-            return [], None
-        found = result.tables[0]
-        raw = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+        except _UNREADABLE as error:
+            raise SourceError(_unreadable_message(table, window, error)) from None
+        try:
+            if isinstance(result, LogsQueryPartialResult):
+                return [], f"partial result: {_partial_reason(result)}"
+            if len(result.tables) > 1:
+                raise SourceError(f"Log Analytics returned {len(result.tables)} result tables for the {table} query")
+            if not result.tables:
+                return [], None
+            found = result.tables[0]
+            raw = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+        except _UNREADABLE as error:
+            raise SourceError(_unreadable_message(table, window, error)) from None
         if len(raw) >= self.max_result_rows:
             return [], f"{len(raw)} rows, the service's row limit"
         return raw, None
@@ -235,7 +252,7 @@ class _Reader:
         self.queries += 1
         raw, incomplete = self.source.query(table, window, query_for(window))
         if incomplete is None:
-            rows = [_normalise(table, row) for row in raw]
+            rows = [_normalise(table, window, row) for row in raw]
             self.scanned[table] += len(rows)
             return rows
         half = (window.end - window.start) / 2
@@ -250,12 +267,26 @@ class _Reader:
         return first + self.rows(table, Window(middle, window.end), query_for)
 
 
-def _normalise(table: str, raw: Mapping[str, Any]) -> Row:
+def _normalise(table: str, window: Window, raw: Mapping[str, Any]) -> Row:
     # Columns the query did not project come out "" (string) or null, as from a fixture file.
     try:
         return normalise_row(raw, SCHEMAS[table])
     except CellError as error:
-        raise SourceError(f"Log Analytics returned an unreadable {table} value: {error}") from None
+        raise SourceError(
+            f"Log Analytics returned an unreadable {table} value for {_span(window)}: {error}; "
+            "the window is not evaluated"
+        ) from None
+
+
+def _unreadable_message(table: str, window: Window, error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        reason = "JSON nested too deeply to parse (RecursionError)"
+    else:
+        reason = f"{type(error).__name__}: {_first_line(error)}"
+    return (
+        f"Log Analytics sent a response to the {table} query for {_span(window)} that cannot be read ({reason}); "
+        "the window is not evaluated"
+    )
 
 
 def _span(window: Window) -> str:
@@ -271,11 +302,16 @@ def _auth_failure(error: HttpResponseError) -> ClientAuthenticationError | None:
     """The credential's failure behind ``error``, if no HTTP response was had (a 401 has one)."""
     if error.status_code is not None:
         return None
+    return _context_of(error, ClientAuthenticationError)
+
+
+def _context_of(error: BaseException, kind: type[E]) -> E | None:
+    """``error`` or the first exception of type ``kind`` along its cause and context, if any."""
     seen: BaseException | None = error
     for _ in range(8):  # a short, bounded walk along the exception context
         if seen is None:
             return None
-        if isinstance(seen, ClientAuthenticationError):
+        if isinstance(seen, kind):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
@@ -317,7 +353,7 @@ def _service_error(error: HttpResponseError) -> tuple[str | None, str | None]:
     """The service's error code and its innermost message, from the documented error body."""
     try:
         body = json.loads(error.response.text()) if error.response is not None else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None, None
     node = body.get("error") if isinstance(body, dict) else None
     if not isinstance(node, dict):

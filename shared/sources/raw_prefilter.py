@@ -6,13 +6,14 @@ line is skipped only when its bytes *prove* that the row fails one of the rule's
 (``shared.candidates``); every other line is parsed and filtered for real.
 
 The proofs rest on how JSON text holds a value. A line that is to be skipped starts with ``{`` and
-ends with ``}`` (the reader checks that outline), so ``json.loads`` would decode it as UTF-8 (a
-UTF-16/32 text starting with ``{`` ends with a zero byte). In a line without a backslash, no
-string has an escape, so every key and every string value appears verbatim between two quotes,
-and a quote always opens or closes a string. A top-level cell ``"Key": value`` therefore shows as
-the bytes ``Key"``, JSON whitespace (never a newline inside a line), ``:``, whitespace, then
-either ``"<the string>"`` or the first character of another value. Duplicate and nested keys only
-add occurrences, so looking at *every* occurrence of ``Key"`` covers the cell ``json.loads`` keeps.
+ends with ``}`` (the reader checks that outline); the reader decodes a line it parses as UTF-8,
+strictly, so a line that is not UTF-8 can hold no row at all (parsed, it is reported). In a line
+without a backslash, no string has an escape, so every key and every string value appears
+verbatim between two quotes, and a quote always opens or closes a string. A top-level cell
+``"Key": value`` therefore shows as the bytes ``Key"``, JSON whitespace (never a newline inside a
+line), ``:``, whitespace, then either ``"<the string>"`` or the first character of another value.
+Duplicate and nested keys only add occurrences, so looking at *every* occurrence of ``Key"``
+covers the cell ``json.loads`` keeps.
 A cell that is not a string becomes its ``tostring`` text: ``true``/``false``, a number's decimal
 text, ``NaN``/``Infinity``, or compact JSON starting with ``{``/``[`` (``_NON_STRING_TEXT``); an
 absent or null cell becomes ``""``.
@@ -265,7 +266,9 @@ def _could_be_non_string(values: Iterable[str]) -> bool:
 
 
 def _utf8(value: str) -> bytes:
-    # json.loads decodes bytes with "surrogatepass": a lone surrogate may arrive as raw bytes.
+    # A candidate may hold a lone surrogate (from a "\ud800" escape, in a line that was parsed):
+    # "surrogatepass" gives it bytes, which can show only in a line that is not UTF-8 (marked, such
+    # a line is parsed, and reported).
     return value.encode("utf-8", "surrogatepass")
 
 

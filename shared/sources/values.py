@@ -5,15 +5,23 @@ query``), query-API responses (dynamic as JSON text) and portal CSV exports (eve
 times as ``M/D/YYYY, h:mm:ss.fff AM/PM``). Every reader sends each cell through ``normalise``,
 so all sources hand ``detect`` the same values. A value that cannot be read raises ``ValueError``
 with the reason; the caller adds the file, line and column.
+
+Any character is data: NUL, every control character and lone surrogates (JSON's ``"\ud800"``)
+pass through unchanged. A dynamic value is held as a structure only up to ``MAX_NESTING`` levels
+of arrays and objects, however it arrived (a JSON structure, or JSON text in a cell): real values
+nest a few levels, and the bound keeps every consumer that walks a value (``json``, ``tostring``,
+the output's serialisation) far from Python's recursion limit. A deeper value is kept as its JSON
+text, in both paths alike (fixtures and live), so it can neither crash a run nor stop a window.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from shared import kql
 from shared.models import Row
@@ -24,6 +32,59 @@ _PORTAL_TIME = re.compile(
 )
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 
+# The deepest nesting of arrays and objects a dynamic value may have ("[[1]]" nests 2 deep).
+MAX_NESTING: Final = 100
+_TOO_DEEP: Final = f"JSON nested deeper than {MAX_NESTING} levels"
+
+
+# Values in error messages: a cell may hold megabytes, or nest deep.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 5
+
+
+def shown(value: Any) -> str:
+    """``value`` as an error message shows it: its ``repr`` (control characters and lone surrogates
+    escaped, so the message stays one line), cut short."""
+    return _SHOWN.repr(value)
+
+
+def too_deep(value: Any) -> bool:
+    """Whether ``value`` (parsed JSON) nests arrays and objects more than ``MAX_NESTING`` deep.
+
+    Level by level, without recursion, so that any depth is measured safely.
+    """
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    for child in children:  # the usual value, an object of scalars (Status), in one quick look
+        if isinstance(child, (dict, list)):
+            break
+    else:
+        return False
+    level = [value]  # the arrays and objects at one depth
+    for _ in range(MAX_NESTING):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
+
+
+def _as_text(value: Any) -> str:
+    """A structure too deep to hold, as its JSON text (what ``tostring`` would give)."""
+    try:
+        return kql.tostring(value)
+    except RecursionError:  # only a structure deeper than json itself can build
+        raise ValueError(_TOO_DEEP) from None
+
 
 def parse_datetime(value: Any) -> datetime | None:
     """A datetime cell: ISO 8601 (offset or Z; none means UTC), the portal's US format, or empty."""
@@ -32,7 +93,7 @@ def parse_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not isinstance(value, str):
-        raise ValueError(f"expected a datetime, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected a datetime, got {type(value).__name__} {shown(value)}")
     text = value.strip()
     portal = _PORTAL_TIME.fullmatch(text)
     if portal:
@@ -41,7 +102,7 @@ def parse_datetime(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text))
     except ValueError:
-        raise ValueError(f"not a datetime: {value!r} (expected ISO 8601 or M/D/YYYY, h:mm:ss AM/PM)") from None
+        raise ValueError(f"not a datetime: {shown(value)} (expected ISO 8601 or M/D/YYYY, h:mm:ss AM/PM)") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -70,7 +131,7 @@ def parse_string(value: Any) -> str:
     """A string cell: never null in Kusto; a non-string value becomes its ``tostring`` text."""
     if isinstance(value, str):
         return value
-    return kql.tostring(value)
+    return _as_text(value)
 
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -81,14 +142,17 @@ def parse_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ValueError(f"expected an integer, got {shown(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ValueError(f"expected an integer, got {value!r}")
+        try:
+            return int(value.strip())
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits())
+            pass
+    raise ValueError(f"expected an integer, got {shown(value)}")
 
 
 _TRUE = frozenset({"true", "1"})
@@ -109,33 +173,40 @@ def parse_bool(value: Any) -> bool | None:
             return True
         if text in _FALSE:
             return False
-    raise ValueError(f"expected a bool, got {value!r}")
+    raise ValueError(f"expected a bool, got {shown(value)}")
 
 
 def parse_dynamic(value: Any) -> Any:
     """A dynamic cell: JSON text is parsed (as ingestion into a dynamic column does); text that
-    is not JSON stays a plain string; an empty cell is null."""
+    is not JSON stays a plain string; an empty cell is null.
+
+    A value nested deeper than ``MAX_NESTING`` (or too deeply for ``json`` to parse at all) is kept
+    as its JSON text, a string: the row is still evaluated, with that cell as text, rather than the
+    window failing on every run (one odd value must never stop the others).
+    """
     if value is None or value == "":
         return None
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
             return value
-    return value
+        return value if too_deep(parsed) else parsed
+    return _as_text(value) if too_deep(value) else value
 
 
 def parse_string_or_dynamic(value: Any) -> Any:
     """IdentityInfo.Tags: a string column that some workspaces fill with a JSON array."""
     if isinstance(value, list):
-        return value
+        return _as_text(value) if too_deep(value) else value
     if isinstance(value, str) and kql.OPEN_TAGS_ARRAY_TEXT_IS_DYNAMIC and value.lstrip().startswith("["):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
-        if isinstance(parsed, list):
+        if isinstance(parsed, list) and not too_deep(parsed):
             return parsed
+        return value
     return parse_string(value)
 
 
