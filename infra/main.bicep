@@ -164,7 +164,10 @@ param logAnalyticsEndpoint string = 'https://api.loganalytics.io'
 @maxValue(600)
 param logAnalyticsServerTimeout int = 180
 
-@description('MFA_HTTP_TIMEOUT: webhook request timeout in seconds.')
+@description('MFA_ALLOW_NO_SINK: run with no destination configured (alerts wait in the outbox until one is); otherwise every run fails with a settings error until a webhook is set.')
+param allowNoSink bool = false
+
+@description('MFA_HTTP_TIMEOUT: seconds one webhook delivery may take in all (connect, send, answer, retries within the run).')
 @minValue(1)
 @maxValue(120)
 param httpTimeout int = 10
@@ -580,6 +583,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MFA_CONSOLE'
           value: 'false'
+        }
+        {
+          name: 'MFA_ALLOW_NO_SINK'
+          value: string(allowNoSink)
         }
         {
           name: 'MFA_HTTP_TIMEOUT'

@@ -13,12 +13,13 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from shared.errors import InputError
 from shared.models import OUTPUT_COLUMNS, Row, Window
+from shared.serialise import json_text
 
 SCHEMA: Final = "mfa-rejected.alert/v1"
 
@@ -133,10 +134,17 @@ class Alert:
     detected_at: datetime
     rows: tuple[Row, ...]
     entities: tuple[Entity, ...]
+    # Set when the alert goes out long after it was detected (it waited in the outbox: no sink was
+    # configured, or the receiver was failing); the payload and the card then say so.
+    delay: timedelta | None = None
 
     @property
     def title(self) -> str:
         return self.rule.name
+
+    def delayed(self, delay: timedelta) -> Alert:
+        """This alert, marked as delivered ``delay`` after its detection."""
+        return replace(self, delay=delay)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,11 +163,11 @@ class Alert:
             "detectedAt": format_time(self.detected_at),
             "entities": [entity.to_dict() for entity in self.entities],
             "rows": [_row_to_json(row) for row in self.rows],
-        }
+        } | ({} if self.delay is None else {"delayed": True, "delaySeconds": int(self.delay.total_seconds())})
 
     def to_json(self) -> str:
         """Compact UTF-8-ready JSON text; ``Alert.from_json(a.to_json()).to_json() == a.to_json()``."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return json_text(self.to_dict(), separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Alert:
@@ -182,6 +190,7 @@ class Alert:
                 detected_at=parse_time(data["detectedAt"]),
                 rows=tuple(_row_from_json(row) for row in data["rows"]),
                 entities=tuple(Entity.from_dict(entity) for entity in data["entities"]),
+                delay=timedelta(seconds=int(data["delaySeconds"])) if data.get("delayed") else None,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise InputError(
@@ -249,6 +258,15 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: expected a timezone-aware UTC time")
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def describe_delay(delay: timedelta) -> str:
+    """``3 h 20 min``, ``2 d 4 h``: the delay as a person reads it."""
+    minutes = int(delay.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d" * bool(days), f"{hours} h" * bool(hours), f"{minutes} min" * bool(minutes and not days)]
+    return " ".join(part for part in parts if part) or "under a minute"
 
 
 def parse_time(text: str) -> datetime:

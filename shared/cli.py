@@ -13,10 +13,12 @@ from typing import Any, NoReturn, TextIO
 
 from shared import __version__
 from shared.detection import DEFAULT_RISK_SCORE_CUTOFF, detect
+from shared.display import printable
 from shared.errors import ConfigError, InputError, MfaRejectedError, SourceError
 from shared.job import assembled, run_scheduled
 from shared.models import ReadRequest, Window
 from shared.progress import ProgressBar
+from shared.redaction import Redactor
 from shared.reports import describe_report, render_status, state_snapshot
 from shared.runner import window_end
 from shared.serialise import jsonable, rows_to_json
@@ -133,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
     status_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     status_cmd.set_defaults(handler=_status)
+
+    requeue_cmd = commands.add_parser(
+        "requeue",
+        help="send dead alerts again (after the receiver is fixed)",
+        description=(
+            "Put dead alerts back in the outbox with a fresh attempt count: the next run delivers them. "
+            "Name alert ids (as `status` lists them; every sink's dead copy is requeued) or --all-dead."
+        ),
+    )
+    requeue_cmd.add_argument("alert_ids", nargs="*", metavar="ID", help="alert id, e.g. msg_0fca...")
+    requeue_cmd.add_argument("--all-dead", action="store_true", help="every dead alert")
+    requeue_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
+    requeue_cmd.set_defaults(handler=_requeue)
     return parser
 
 
@@ -172,7 +187,22 @@ def _detect(args: argparse.Namespace, out: TextIO) -> int:
         if close is not None:
             close()
     rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=args.risk_score_cutoff)
-    out.write((rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n")
+    text = (rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n"
+    # Both forms are free of surrogates, so they encode to UTF-8. A stream with a narrower encoding
+    # (a Windows pipe, PYTHONIOENCODING=ascii) gets the same data in characters it can write: JSON
+    # with \uXXXX escapes (still the same values), a table with backslash escapes.
+    encoding = getattr(out, "encoding", None)
+    if encoding:
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            if args.format == "json":
+                text = json.dumps([jsonable(row) for row in rows], indent=2) + "\n"
+            else:
+                text = text.encode(encoding, "backslashreplace").decode(encoding)
+        except LookupError:
+            pass  # an encoding Python does not know: write as is, the stream decides
+    out.write(text)
     return 0
 
 
@@ -250,15 +280,52 @@ def _tiles(start: datetime, end: datetime, lookback: timedelta) -> list[Window]:
     return [Window(start + i * lookback, start + (i + 1) * lookback) for i in range(count)]
 
 
+def _existing_state(args: argparse.Namespace) -> Settings:
+    """The settings of a command that reads the state: it must exist already (nothing is created)."""
+    settings = load_settings(**({} if args.state is None else {"MFA_STATE": args.state}))
+    if not settings.uses_table_state and not Path(settings.state).is_file():
+        raise InputError(f"no state at {settings.state} (check --state or MFA_STATE; a run creates it)")
+    return settings
+
+
 def _status(args: argparse.Namespace, out: TextIO) -> int:
-    overrides = {} if args.state is None else {"MFA_STATE": args.state}
-    settings = load_settings(**overrides)
+    settings = _existing_state(args)
+    urls, keys = settings.secrets()
     state = open_state(settings)
     try:
-        snapshot = state_snapshot(state)
+        snapshot = state_snapshot(state, redact=Redactor(urls=urls, secrets=keys))
     finally:
         state.close()
     out.write((json.dumps(snapshot, indent=2) if args.format == "json" else render_status(snapshot)) + "\n")
+    return 0
+
+
+def _requeue(args: argparse.Namespace, out: TextIO) -> int:
+    if args.all_dead == bool(args.alert_ids):
+        raise InputError("name alert ids or give --all-dead (one or the other)")
+    settings = _existing_state(args)
+    state = open_state(settings)
+    try:
+        dead = state.items(status="dead")
+        unknown = sorted(set(args.alert_ids) - {item.alert_id for item in dead})
+        if unknown:
+            raise InputError(f"not dead or not in the outbox: {', '.join(unknown)} (`status` lists dead alerts)")
+        chosen = dead if args.all_dead else [item for item in dead if item.alert_id in set(args.alert_ids)]
+        if not chosen:
+            out.write("No dead alert to requeue.\n")
+            return 0
+        # Due from when each was first recorded: the next run delivers them, whatever clock it runs at
+        # (`run --now` may replay an older hour).
+        requeued = state.requeue(
+            alert_ids=None if args.all_dead else args.alert_ids, now=min(item.created_at for item in chosen)
+        )
+    finally:
+        state.close()
+    alerts = len({item.alert_id for item in requeued})
+    out.write(
+        f"Requeued {len(requeued)} delivery(ies) of {alerts} alert(s), each with a fresh attempt count; "
+        "the next run delivers them.\n"
+    )
     return 0
 
 
@@ -276,7 +343,12 @@ _MAX_CELL = 40
 
 
 def render_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The main columns of result rows as an aligned text table (``--format json`` has all 16)."""
+    """The main columns of result rows as an aligned text table (``--format json`` has all 16).
+
+    Each cell shows control characters, separators, bidirectional controls and lone surrogates as
+    backslash escapes (``\\x00``, ``\\n``, ``\\x1b``, ``\\u202e``, ``\\ud800``), so that every
+    row is one line and the table cannot drive the terminal; ``--format json`` has the exact values.
+    """
     if not rows:
         return "No result rows."
     header = [title for _, title in _TABLE_COLUMNS]
@@ -300,6 +372,7 @@ def _cell(value: Any) -> str:
         text = ", ".join(str(jsonable(v)) for v in value) or "-"
     else:
         text = str(value)
+    text = printable(text)
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
@@ -320,4 +393,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_USAGE
     except MfaRejectedError as error:
         err.write(f"{PROG} {args.command}: failed: {error}\n")
+        return EXIT_FAILURE
+    except Exception as error:  # a defect: still one line (the traceback with --verbose)
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        err.write(f"{PROG} {args.command}: failed: unexpected {type(error).__name__}: {error} (please report it)\n")
         return EXIT_FAILURE

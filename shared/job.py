@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TextIO
 
+from shared.errors import ConfigError
+from shared.redaction import Redactor
 from shared.runner import Runner, RunReport
 from shared.settings import Settings
 from shared.sinks.factory import build_sinks
+from shared.sinks.transport import HttpTransport
 from shared.sources.factory import build_source
 from shared.state import open_state
 
@@ -23,25 +26,51 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def assembled(settings: Settings, *, stream: TextIO | None = None) -> Iterator[Runner]:
-    """A runner wired from ``settings``; its state store is closed on exit."""
+    """A runner wired from ``settings``; its state store is closed on exit.
+
+    Everything that can be checked without touching the state is checked first (``ConfigError``),
+    so a bad setting writes nothing.
+    """
     # The Azure SDK logs every HTTP request at INFO: in Application Insights that would bury the
     # run records. Its warnings and errors still come through.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    check_job_settings(settings)
     source = build_source(settings)
-    sinks = build_sinks(settings, stream=stream)
+    transport = HttpTransport(timeout=settings.http_timeout)
+    sinks = build_sinks(settings, stream=stream, transport=transport)
     if not sinks:
         logger.warning(
-            "no sink is configured (MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_CONSOLE): alerts are "
-            "recorded in the outbox but delivered nowhere"
+            "no sink is configured (MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_CONSOLE): alerts are recorded in "
+            "the outbox and wait there (`status` lists them); the first run with a sink delivers them"
         )
+    urls, keys = settings.secrets()
     state = open_state(settings)
     try:
-        yield Runner(settings=settings, source=source, sinks=sinks, state=state)
+        yield Runner(
+            settings=settings,
+            source=source,
+            sinks=sinks,
+            state=state,
+            redact=Redactor(urls=urls, secrets=keys),
+            longest_delivery=timedelta(seconds=transport.worst_case),
+        )
     finally:
         state.close()
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def check_job_settings(settings: Settings) -> None:
+    """What the job needs beyond valid settings; ``ConfigError`` naming the setting."""
+    if settings.source == "fixtures" and not settings.fixtures_dir.is_dir():
+        raise ConfigError(f"MFA_FIXTURES_DIR: {settings.fixtures_dir} is not a directory of fixture files")
+    if settings.source == "loganalytics" and not settings.has_sink and not settings.allow_no_sink:
+        # In Azure a run with nowhere to send alerts is almost always a mistake (an emptied setting).
+        raise ConfigError(
+            "no destination is configured: set MFA_TEAMS_WEBHOOK_URL and/or MFA_WEBHOOK_URL (with "
+            "MFA_WEBHOOK_SECRET), or MFA_ALLOW_NO_SINK=true to let alerts wait in the outbox until one is"
+        )
 
 
 def run_scheduled(settings: Settings, *, now: datetime, stream: TextIO | None = None) -> RunReport:

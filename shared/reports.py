@@ -6,9 +6,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from shared.dispatch import UNROUTED
+from shared.redaction import Redactor
 from shared.runner import RunReport
 from shared.serialise import format_datetime
-from shared.state.base import StateStore
+from shared.state.base import OutboxItem, StateStore
 
 
 def _moment(value: datetime) -> str:
@@ -29,6 +31,22 @@ def describe_report(report: RunReport) -> str:
     else:
         lines.append("No window was due (every window up to now minus the ingestion delay is already evaluated).")
     lines.append(f"Delivered {report.delivered}, retrying later {report.retried}, dead {report.dead}.")
+    if len(report.by_sink) > 1 and (report.retried or report.deferred or report.dead):
+        lines.append(
+            "By sink: "
+            + "; ".join(
+                f"{sink} " + ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+                for sink, outcomes in sorted(report.by_sink.items())
+            )
+            + "."
+        )
+    if report.unrouted:
+        lines.append(
+            f"{report.unrouted} alert(s) wait in the outbox: no sink is configured (set MFA_TEAMS_WEBHOOK_URL or "
+            "MFA_WEBHOOK_URL; the next run delivers them)."
+        )
+    if report.dead:
+        lines.append("Dead alerts are kept: `status` lists them, `requeue` sends them again.")
     if report.deferred:
         lines.append(f"{report.deferred} delivery(ies) deferred to the next run: their receiver is failing.")
     if report.conflicts:
@@ -43,14 +61,17 @@ def describe_report(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def state_snapshot(state: StateStore) -> dict[str, Any]:
+def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict[str, Any]:
+    """The state as plain data; error texts pass through ``redact`` (stored texts may predate a
+    redaction rule, or quote a URL a receiver echoed)."""
+    redact = redact or Redactor()
     checkpoint = state.checkpoint()
     items = state.items()
     return {
         "checkpoint": format_datetime(checkpoint.end) if checkpoint else None,
         "outbox": dict(Counter(item.status for item in items)),
-        "pending": [_item(item) for item in items if item.status == "pending"],
-        "dead": [_item(item) for item in items if item.status == "dead"],
+        "pending": [_item(item, redact) for item in items if item.status == "pending"],
+        "dead": [_item(item, redact) for item in items if item.status == "dead"],
         "skipped": [
             {"start": format_datetime(r.start), "end": format_datetime(r.end), "reason": r.reason}
             for r in state.skipped()
@@ -58,13 +79,13 @@ def state_snapshot(state: StateStore) -> dict[str, Any]:
     }
 
 
-def _item(item: Any) -> dict[str, Any]:
+def _item(item: OutboxItem, redact: Redactor) -> dict[str, Any]:
     return {
         "alert_id": item.alert_id,
         "sink": item.sink,
         "attempts": item.attempts,
         "next_attempt_at": format_datetime(item.next_attempt_at),
-        "last_error": item.last_error,
+        "last_error": redact(item.last_error),
     }
 
 
@@ -74,12 +95,19 @@ def render_status(snapshot: dict[str, Any]) -> str:
     lines.append(
         "Outbox: " + ", ".join(f"{counts.get(status, 0)} {status}" for status in ("pending", "delivered", "dead"))
     )
-    for title, key in (("Pending", "pending"), ("Dead", "dead")):
-        for item in snapshot[key]:
+    for item in snapshot["pending"]:
+        if item["sink"] == UNROUTED:
+            lines.append(f"  Pending: {item['alert_id']}: waiting for a sink to be configured")
+        else:
             lines.append(
-                f"  {title}: {item['alert_id']} -> {item['sink']}, {item['attempts']} attempt(s), "
+                f"  Pending: {item['alert_id']} -> {item['sink']}, {item['attempts']} attempt(s), "
                 f"next {item['next_attempt_at']}: {item['last_error'] or '-'}"
             )
+    for item in snapshot["dead"]:
+        lines.append(
+            f"  Dead: {item['alert_id']} -> {item['sink']} after {item['attempts']} attempt(s): "
+            f"{item['last_error'] or '-'} (`requeue {item['alert_id']}` sends it again)"
+        )
     for skipped in snapshot["skipped"]:
         lines.append(f"Skipped (not evaluated): {skipped['start']} to {skipped['end']}: {skipped['reason']}")
     return "\n".join(lines)

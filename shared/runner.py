@@ -7,9 +7,11 @@ Promises (tests/test_runner.py and tests/test_runner_simulation.py hold each to 
 - no duplicate: a window is evaluated only if the checkpoint is before it, and its alerts go into
   the outbox under stable ids, inserted only if absent, in the same step that moves the checkpoint
   (optimistic concurrency: a runner that loses the race writes nothing);
-- no loss: alerts are delivered from the outbox after they are recorded; failures are retried on
-  later runs with backoff, and after ``max_delivery_attempts`` an alert is marked dead and reported;
-- a source failure leaves the checkpoint where it was and fails the run with the cause.
+- no loss: alerts are recorded in the outbox before anything is sent (under ``unrouted`` when no
+  sink is configured), then ``shared.dispatch`` delivers them; failures are retried on later runs
+  and dead alerts are reported, never dropped;
+- a source failure, or any other error while evaluating, leaves the checkpoint where it was and
+  fails the run with the cause; what the outbox holds is still delivered.
 """
 
 from __future__ import annotations
@@ -18,30 +20,23 @@ import hashlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.alerts import Alert, build_alerts
+from shared.alerts import build_alerts
 from shared.detection import detect
-from shared.errors import DeliveryError, MfaRejectedError, SourceError, StateConflictError
+from shared.dispatch import UNROUTED, OutboxDispatcher
+from shared.errors import MfaRejectedError, SourceError, StateConflictError
 from shared.models import ReadRequest, Row, Window
+from shared.redaction import Redactor
 from shared.settings import Settings
 from shared.sinks.base import Sink
 from shared.sources.base import DataSource
-from shared.state.base import Checkpoint, NewItem, OutboxItem, StateStore
+from shared.state.base import Checkpoint, NewItem, StateStore
 
 logger = logging.getLogger(__name__)
-
-# How long a claimed outbox item is ours before another run may try it (a crashed sender's items
-# come due again after this).
-DELIVERY_LEASE = timedelta(minutes=10)
-# Backoff between delivery attempts across runs: 2, 4, 8 ... minutes, at most an hour, +-20 % jitter.
-FIRST_RETRY = timedelta(minutes=2)
-MAX_RETRY = timedelta(hours=1)
-DUE_BATCH = 500
-# After this many transient failures in a row, a sink counts as down for the rest of the run.
-SINK_DOWN_AFTER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +100,8 @@ class RunReport:
     retried: int = 0
     deferred: int = 0
     dead: int = 0
+    unrouted: int = 0
+    by_sink: dict[str, Counter[str]] = field(default_factory=dict)  # sink -> outcome -> count
     conflicts: int = 0
     skipped: Window | None = None
     error: str | None = None
@@ -113,6 +110,9 @@ class RunReport:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    def fail(self, message: str) -> None:
+        self.error = message if self.error is None else f"{self.error}; {message}"
 
     def dimensions(self) -> dict[str, object]:
         return {
@@ -130,6 +130,7 @@ class RunReport:
             "retried": self.retried,
             "deferred": self.deferred,
             "dead": self.dead,
+            "unrouted": self.unrouted,
             "conflicts": self.conflicts,
             "skipped_start": self.skipped.start.isoformat() if self.skipped else "",
             "skipped_end": self.skipped.end.isoformat() if self.skipped else "",
@@ -140,7 +141,12 @@ class RunReport:
 
 @dataclass
 class Runner:
-    """One configured job. Everything external (source, sinks, state, clock) is passed in."""
+    """One configured job. Everything external (source, sinks, state, clock) is passed in.
+
+    Evaluation (windows, detection, suppression, the outbox commit) is here; delivery is the
+    ``OutboxDispatcher``'s, built from ``sinks``. With no sinks, alerts are recorded under
+    ``unrouted`` and wait for a sink to be configured.
+    """
 
     settings: Settings
     source: DataSource
@@ -148,23 +154,37 @@ class Runner:
     state: StateStore
     jitter: Callable[[], float] = field(default=random.random)
     on_window: Callable[[Window], None] | None = None  # progress callback (backfill)
+    redact: Redactor = field(default_factory=Redactor)
+    longest_delivery: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        self.dispatcher = OutboxDispatcher(
+            state=self.state,
+            sinks=self.sinks,
+            max_attempts=self.settings.max_delivery_attempts,
+            late_after=self.settings.max_catchup,
+            redact=self.redact,
+            longest_delivery=self.longest_delivery,
+            jitter=self.jitter,
+        )
+        self._sink_names = [sink.name for sink in self.sinks] or [UNROUTED]
 
     def run(self, *, now: datetime) -> RunReport:
         """Evaluate every window that is due, then deliver what the outbox holds."""
         report = RunReport()
         started = time.perf_counter()
-        checkpoint = self.state.checkpoint()
-        plan = plan_windows(
-            checkpoint=checkpoint.end if checkpoint else None,
-            now=now,
-            lookback=self.settings.lookback,
-            ingestion_delay=self.settings.ingestion_delay,
-            max_catchup=self.settings.max_catchup,
-        )
-        if plan.skipped is not None:
-            self._record_skip(plan.skipped, now=now, report=report)
 
         def evaluate() -> None:
+            checkpoint = self.state.checkpoint()
+            plan = plan_windows(
+                checkpoint=checkpoint.end if checkpoint else None,
+                now=now,
+                lookback=self.settings.lookback,
+                ingestion_delay=self.settings.ingestion_delay,
+                max_catchup=self.settings.max_catchup,
+            )
+            if plan.skipped is not None:
+                self._record_skip(plan.skipped, now=now, report=report)
             expected = checkpoint
             for window in plan.windows:
                 expected = self._evaluate(window, expected=expected, now=now, report=report, commit=True)
@@ -193,8 +213,11 @@ class Runner:
         try:
             evaluate()
         except MfaRejectedError as error:
-            report.error = str(error)
+            report.fail(str(error))
             logger.error("%s: %s", failure, error)
+        except Exception as error:  # a defect, or a value nothing foresaw: fail loudly, deliver anyway
+            report.fail(f"unexpected {type(error).__name__}: {self.redact(str(error))}")
+            logger.exception("%s: unexpected error", failure)
         report.durations["evaluate"] = time.perf_counter() - started
         self._deliver(now=now, report=report)
         report.durations["total"] = time.perf_counter() - started
@@ -224,9 +247,9 @@ class Runner:
         rows = self._unsuppressed(rows, window=window, report=report)
         alerts = build_alerts(rows, window=window, detected_at=now, grouping=settings.alert_grouping)
         items = [
-            NewItem(alert_id=alert.id, sink=sink.name, payload=alert.to_json(), created_at=now)
+            NewItem(alert_id=alert.id, sink=sink, payload=alert.to_json(), created_at=now)
             for alert in alerts
-            for sink in self.sinks
+            for sink in self._sink_names
         ]
         if commit:
             try:
@@ -278,78 +301,29 @@ class Runner:
 
     def _deliver(self, *, now: datetime, report: RunReport) -> None:
         started = time.perf_counter()
-        sinks = {sink.name: sink for sink in self.sinks}
-        # Consecutive transient failures per sink in this run. Two in a row on different alerts mean
-        # the receiver is down: its other items wait for the next run instead of each spending the
-        # transport's whole retry budget now. (One failure alone could be that alert's problem.)
-        failing: dict[str, int] = {}
-        for item in self.state.due(now=now, limit=DUE_BATCH):
-            if failing.get(item.sink, 0) >= SINK_DOWN_AFTER:
-                report.deferred += 1
-                continue
-            claimed = self.state.claim(item, now=now, lease=DELIVERY_LEASE)
-            if claimed is None:
-                continue  # another runner is delivering it
-            error = self._deliver_one(claimed, sinks.get(claimed.sink), now=now, report=report)
-            transient = error is not None and not error.permanent
-            failing[item.sink] = failing.get(item.sink, 0) + 1 if transient else 0
+        try:
+            tally = self.dispatcher.dispatch(now=now)
+        except Exception as error:  # the state store failed before any lane started (deliveries never raise)
+            kind = "" if isinstance(error, MfaRejectedError) else f"unexpected {type(error).__name__}: "
+            report.fail(f"delivery: {kind}{self.redact(str(error))}")
+            logger.error("delivery failed: %s", report.error)
+        else:
+            report.delivered += tally.delivered
+            report.retried += tally.retried
+            report.deferred += tally.deferred
+            report.dead += tally.dead
+            report.unrouted += tally.unrouted
+            report.by_sink = tally.by_sink
+            for error in tally.errors:
+                report.fail(error)
         report.durations["deliver"] = time.perf_counter() - started
-
-    def _deliver_one(
-        self, item: OutboxItem, sink: Sink | None, *, now: datetime, report: RunReport
-    ) -> DeliveryError | None:
-        """Deliver one claimed item and record the outcome; the failure, if it failed."""
-        try:
-            if sink is None:
-                raise DeliveryError(f"sink {item.sink!r} is no longer configured")
-            sink.deliver(Alert.from_json(item.payload))
-        except DeliveryError as error:
-            self._failed(item, error, now=now, report=report)
-            return error
-        except MfaRejectedError as error:  # a stored alert that cannot be read back: keep it, mark dead
-            failure = DeliveryError(str(error), permanent=True)
-            self._failed(item, failure, now=now, report=report)
-            return failure
-        self.state.mark_delivered(item, at=now)
-        report.delivered += 1
-        return None
-
-    def _failed(self, item: OutboxItem, error: DeliveryError, *, now: datetime, report: RunReport) -> None:
-        exhausted = item.attempts >= self.settings.max_delivery_attempts
-        if error.permanent or exhausted:
-            why = "permanent failure" if error.permanent else f"{item.attempts} attempts"
-            try:
-                self.state.mark_failed(item, at=now, error=str(error), retry_at=None)
-            except StateConflictError:
-                return
-            report.dead += 1
-            logger.error("alert %s to %s is DEAD after %s: %s", item.alert_id, item.sink, why, error)
-            return
-        retry_at = now + self.backoff(item.attempts)
-        try:
-            self.state.mark_failed(item, at=now, error=str(error), retry_at=retry_at)
-        except StateConflictError:
-            return
-        report.retried += 1
-        logger.warning(
-            "alert %s to %s failed (attempt %d), retrying from %s: %s",
-            item.alert_id,
-            item.sink,
-            item.attempts,
-            retry_at.isoformat(),
-            error,
-        )
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Exponential backoff with +-20 % jitter, capped."""
-        doublings = min(max(attempts - 1, 0), 16)  # capped before multiplying, so it cannot overflow
-        base = min(FIRST_RETRY * 2**doublings, MAX_RETRY)
-        return base * (0.8 + 0.4 * self.jitter())
 
     def _log(self, report: RunReport) -> None:
         # The fields go both into the message (the Functions host forwards only the message text to
         # Application Insights) and into ``extra`` (as custom dimensions, for OpenTelemetry exporters).
         level = logging.ERROR if report.failed or report.dead or report.skipped else logging.INFO
+        if report.unrouted and level < logging.WARNING:
+            level = logging.WARNING
         dimensions = report.dimensions()
         text = " ".join(f"{key}={value}" for key, value in dimensions.items() if value not in ("", None))
         logger.log(level, "run finished %s", text, extra={"custom_dimensions": dimensions, **dimensions})
@@ -357,7 +331,8 @@ class Runner:
 
 def suppression_key(row: Row) -> str:
     """User + IP, hashed so that any UPN or IP text is a safe storage key."""
-    material = f"{row['UserPrincipalName']}\x00{row['FailedIPAddress']}".encode()
+    # surrogatepass: any str hashes (a lone surrogate from the data included), the same as before for the rest.
+    material = f"{row['UserPrincipalName']}\x00{row['FailedIPAddress']}".encode("utf-8", "surrogatepass")
     return "ui_" + hashlib.sha256(material).hexdigest()[:40]
 
 

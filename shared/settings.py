@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +32,26 @@ def is_loopback_url(url: str) -> bool:
     return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
+def parse_http_url(url: str) -> httpx.URL:
+    """``url`` as httpx will send to it, or ``ValueError`` saying what is wrong without quoting it
+    (webhook URLs carry their credential)."""
+    for position, char in enumerate(url):
+        if char.isspace() or not char.isprintable():
+            raise ValueError(
+                f"contains a space or control character (U+{ord(char):04X}) at character {position + 1}; "
+                "was a line break pasted with it?"
+            )
+    try:
+        parsed = httpx.URL(url)
+    except Exception as error:  # httpx.InvalidURL, or an IDNA error for a malformed host name
+        raise ValueError(f"is not a URL that can be sent to ({type(error).__name__})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("must be an absolute http(s) URL")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"port {parsed.port} is out of range (1-65535)")
+    return parsed
+
+
 def _require_https(url: str, *, secret: bool) -> str:
     if url.startswith("@Microsoft.KeyVault("):
         # App Service leaves the reference text in place when it cannot resolve it.
@@ -38,11 +59,9 @@ def _require_https(url: str, *, secret: bool) -> str:
             "is an unresolved Key Vault reference: set the secret in the vault, and check that the app's identity "
             "has Key Vault Secrets User on it"
         )
-    parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.hostname}" if secret else url
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an absolute http(s) URL, got {shown!r}")
-    if parts.scheme != "https" and not is_loopback_url(url):
+    parsed = parse_http_url(url)
+    shown = f"{parsed.scheme}://{parsed.host}" if secret else url
+    if parsed.scheme != "https" and parsed.host not in LOOPBACK_HOSTS:
         raise ValueError(f"must use https (plain http is allowed only for loopback hosts), got {shown}")
     return url
 
@@ -70,6 +89,7 @@ class Settings(BaseSettings):
     webhook_url: SecretStr | None = Field(None, alias="MFA_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(None, alias="MFA_WEBHOOK_SECRET")
     console: bool = Field(False, alias="MFA_CONSOLE")
+    allow_no_sink: bool = Field(False, alias="MFA_ALLOW_NO_SINK")
     http_timeout: float = Field(10.0, gt=0, le=120, alias="MFA_HTTP_TIMEOUT")
     max_delivery_attempts: int = Field(12, ge=1, le=100, alias="MFA_MAX_DELIVERY_ATTEMPTS")
 
@@ -161,6 +181,17 @@ class Settings(BaseSettings):
     @property
     def uses_table_state(self) -> bool:
         return self.state == "table"
+
+    @property
+    def has_sink(self) -> bool:
+        """Whether any destination is configured (the console counts: it is where a person looks)."""
+        return self.console or self.teams_webhook_url is not None or self.webhook_url is not None
+
+    def secrets(self) -> tuple[list[str], list[str]]:
+        """The webhook URLs and signing secrets set here, for redaction (``shared.redaction``)."""
+        urls = [s.get_secret_value() for s in (self.teams_webhook_url, self.webhook_url) if s is not None]
+        keys = [self.webhook_secret.get_secret_value()] if self.webhook_secret is not None else []
+        return urls, keys
 
 
 def _describe(error: ValidationError) -> list[str]:

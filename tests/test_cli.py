@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,11 @@ from shared.models import OUTPUT_COLUMNS, ReadRequest
 from shared.serialise import jsonable
 from shared.sources.fixtures import FixtureSource
 from tests.harness.la_server import LogAnalyticsServer
+from tests.sinks.receiver import Receiver, Reply
 from tests.sources.test_fixtures import BEHAVIOR, SIGNIN, write_tables
 
 REPO = Path(__file__).resolve().parents[1]
+SECRET = "whsec_MfHfXGGvDRrwlUMw+0sCfTStORsHk1ilK8KJjqR5pXc="
 
 
 def call(*argv: str) -> tuple[int, str, str]:
@@ -222,3 +225,136 @@ def test_bad_settings_exit_2_with_one_line_naming_each(monkeypatch: pytest.Monke
     assert err.count("\n") == 1
     assert "MFA_LOOKBACK" in err
     assert "MFA_RISK_SCORE_CUTOFF" in err
+
+
+# --- validate before touching state; no sink; requeue ---------------------------------------------
+
+
+def test_run_with_a_missing_fixtures_directory_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "s.sqlite3"
+    code, _, err = call(
+        "run", "--fixtures", str(tmp_path / "typo"), "--state", str(state), "--now", "2026-11-28T10:05Z"
+    )
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "MFA_FIXTURES_DIR" in err
+    assert "typo" in err
+    assert not state.parent.exists()
+
+
+@pytest.mark.parametrize("command", ["status", "requeue"])
+def test_a_command_on_a_state_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path, command: str) -> None:
+    state = tmp_path / "typo" / "x.sqlite3"
+    code, _, err = call(command, "--state", str(state), *(["--all-dead"] if command == "requeue" else []))
+    assert code == 2
+    assert f"no state at {state}" in err
+    assert not state.parent.exists()
+
+
+def test_a_damaged_state_is_one_line_exit_1_and_left_as_it_was(tmp_path: Path) -> None:
+    state = tmp_path / "s.sqlite3"
+    call("run", "--state", str(state))
+    with contextlib.closing(sqlite3.connect(state)) as connection, connection:
+        connection.execute("UPDATE checkpoint SET window_end = 'garbage'")
+    before = state.read_bytes()
+    for argv in (["status"], ["run"]):
+        code, _, err = call(*argv, "--state", str(state))
+        assert code == 1, err
+        assert err.count("\n") == 1
+        assert str(state) in err
+        assert "damaged" in err
+    assert state.read_bytes() == before
+
+
+def test_live_source_with_no_sink_is_a_settings_error_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = str(tmp_path / "s.sqlite3")
+    with LogAnalyticsServer({}) as server:
+        argv = ["run", "--no-console", "--source", "loganalytics", "--workspace", server.workspace_id]
+        argv += ["--endpoint", server.endpoint, "--state", state]
+        code, _, err = call(*argv)
+        assert code == 2
+        assert "MFA_ALLOW_NO_SINK=true" in err
+        assert not (tmp_path / "s.sqlite3").exists()
+        assert server.received == []  # refused before anything was read or written
+        monkeypatch.setenv("MFA_ALLOW_NO_SINK", "true")
+        code, out, err = call(*argv)
+    assert code == 0, err
+    assert "Evaluated 1 window(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("https://prod.example.org/workflows/x?sig=s3cr3tValue\n", "was a line break pasted with it?"),
+        ("https://prod.example.org:99999/workflows/x?sig=s3cr3tValue", "port 99999 is out of range"),
+    ],
+)
+def test_a_webhook_url_that_cannot_be_sent_to_is_a_settings_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("MFA_TEAMS_WEBHOOK_URL", value)
+    code, _, err = call("run", "--state", str(tmp_path / "s.sqlite3"))
+    assert code == 2
+    assert "MFA_TEAMS_WEBHOOK_URL" in err
+    assert problem in err
+    assert "s3cr3tValue" not in err
+    assert not (tmp_path / "s.sqlite3").exists()
+
+
+def test_no_sink_then_a_sink_delivers_what_waited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = str(tmp_path / "s.sqlite3")
+    code, out, err = call("run", "--no-console", "--state", state)
+    assert code == 0, err
+    assert "1 alert(s) wait in the outbox: no sink is configured" in out
+    _, out, _ = call("status", "--state", state)
+    assert "1 pending" in out
+    assert "waiting for a sink to be configured" in out
+
+    with Receiver() as receiver:
+        monkeypatch.setenv("MFA_WEBHOOK_URL", receiver.url())
+        monkeypatch.setenv("MFA_WEBHOOK_SECRET", SECRET)
+        code, out, err = call("run", "--no-console", "--state", state, "--now", "2026-11-28T11:05Z")
+    assert code == 0, err
+    ids = [json.loads(request.body)["id"] for request in receiver.requests]
+    assert len(ids) == 1
+    _, out, _ = call("status", "--state", state)
+    assert "0 pending" in out
+
+
+def test_requeue_sends_dead_alerts_again_once_the_receiver_is_fixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = str(tmp_path / "s.sqlite3")
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("MFA_ALERT_GROUPING", "per-row")
+    with Receiver(default=Reply(400, body=b"schema mismatch")) as broken:
+        monkeypatch.setenv("MFA_WEBHOOK_URL", broken.url())
+        call("run", "--no-console", "--state", state)
+    _, out, _ = call("status", "--state", state, "--format", "json")
+    dead = [item["alert_id"] for item in json.loads(out)["dead"]]
+    assert len(dead) == 8
+    _, text, _ = call("status", "--state", state)
+    assert f"Dead: {dead[0]} -> webhook after 1 attempt(s): webhook (127.0.0.1" in text
+
+    code, out, err = call("requeue", "--state", state, dead[0], "msg_0000000000000000000000000000dead")
+    assert code == 2
+    assert "msg_0000000000000000000000000000dead" in err  # nothing requeued when an id is wrong
+    code, out, err = call("requeue", "--state", state, dead[0])
+    assert (code, out) == (
+        0,
+        "Requeued 1 delivery(ies) of 1 alert(s), each with a fresh attempt count; the next run delivers them.\n",
+    )
+    code, out, _ = call("requeue", "--state", state, "--all-dead")
+    assert "Requeued 7 delivery(ies) of 7 alert(s)" in out
+
+    with Receiver() as fixed:
+        monkeypatch.setenv("MFA_WEBHOOK_URL", fixed.url())
+        code, out, err = call("run", "--no-console", "--state", state)  # at the sample's own clock again
+    assert code == 0, err
+    assert sorted(json.loads(r.body)["id"] for r in fixed.requests) == sorted(dead)
+    _, out, _ = call("status", "--state", state, "--format", "json")
+    assert json.loads(out)["outbox"] == {"delivered": 8}
+    code, out, _ = call("requeue", "--state", state, "--all-dead")
+    assert out == "No dead alert to requeue.\n"

@@ -18,6 +18,7 @@ from azure.functions.timer import TimerRequest
 from standardwebhooks import Webhook
 
 import MfaRejectedTimer
+from shared.errors import ConfigError
 from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SIGNIN_TABLE
 from shared.serialise import jsonable
 from shared.state.sqlite import SqliteStateStore
@@ -112,6 +113,38 @@ def test_a_workspace_that_refuses_access_fails_the_invocation_and_keeps_the_chec
     finally:
         store.close()
     assert receiver.requests == []
+
+
+def test_with_both_webhooks_emptied_the_invocation_fails_naming_the_settings_and_writes_nothing(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # App settings cannot be deleted from a template, only emptied: that must not mean "alert nowhere".
+    monkeypatch.setenv("MFA_WEBHOOK_URL", "")
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", "")
+    with pytest.raises(ConfigError, match=r"MFA_TEAMS_WEBHOOK_URL and/or MFA_WEBHOOK_URL .* MFA_ALLOW_NO_SINK=true"):
+        MfaRejectedTimer.main(TimerRequest(past_due=False))
+    assert not environment.exists()
+
+
+def test_allowed_to_run_with_no_sink_the_alert_waits_in_the_outbox(
+    environment: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    monkeypatch.setenv("MFA_WEBHOOK_URL", "")
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", "")
+    monkeypatch.setenv("MFA_ALLOW_NO_SINK", "true")
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    store = SqliteStateStore(environment)
+    try:
+        assert [(item.sink, item.status) for item in store.items()] == [("unrouted", "pending")]
+    finally:
+        store.close()
+    monkeypatch.setenv("MFA_WEBHOOK_URL", receiver.url())  # a sink is configured later
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", SECRET)
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    [request] = receiver.requests
+    assert (
+        Webhook(SECRET).verify(request.body, request.headers)["rows"][0]["UserPrincipalName"] == "john.doe@contoso.com"
+    )
 
 
 def test_bad_settings_fail_with_every_problem_named(monkeypatch: pytest.MonkeyPatch) -> None:

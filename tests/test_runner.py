@@ -12,6 +12,7 @@ from shared.errors import DeliveryError
 from shared.models import Window
 from shared.runner import Plan, Runner, plan_windows, window_end
 from shared.state.base import StateStore
+from tests.builders import identity
 from tests.runner_parts import MemorySource, RecordingSink, rejections_every_hour, settings
 
 H = timedelta(hours=1)
@@ -296,3 +297,77 @@ def test_two_runners_at_once_one_advances_and_nothing_is_sent_twice(open_store) 
     assert sorted(r.conflicts for r in reports) == [0, 1]
     assert set(sink.delivered.values()) == {1}
     assert len(sink.delivered) == 6  # hours 4 (first run) and 5..9, each once
+
+
+# --- nothing wedges, nothing is lost ------------------------------------------------------------
+
+
+def test_with_no_sink_alerts_wait_in_the_outbox_and_a_sink_added_later_delivers_them(store: StateStore) -> None:
+    source = hourly_source()
+    first = make_runner(store, source).run(now=at(3))  # no sink at all
+    second = make_runner(store, source).run(now=at(4))
+    assert (first.alerts, first.unrouted, first.delivered) == (1, 1, 0)
+    assert second.unrouted == 2  # both wait; nothing is dropped while the checkpoint moves on
+    assert store.checkpoint().end == at(4, 0)
+    assert {(item.sink, item.status) for item in store.items()} == {("unrouted", "pending")}
+
+    sink = RecordingSink(name="teams")
+    third = make_runner(store, source, sink).run(now=at(5))
+    assert third.delivered == 3  # the two that waited and this hour's
+    assert set(sink.delivered.values()) == {1}
+    assert {(item.sink, item.status) for item in store.items()} == {("unrouted", "delivered"), ("teams", "delivered")}
+    assert make_runner(store, source, sink).run(now=at(5, 30)).delivered == 0  # handed on once only
+
+
+def test_an_alert_that_waited_beyond_the_catch_up_bound_goes_out_marked_delayed(store: StateStore) -> None:
+    source = hourly_source(1)
+    make_runner(store, source, MFA_MAX_CATCHUP="PT2H").run(now=at(1))
+    sink = RecordingSink()
+    make_runner(store, source, sink, MFA_MAX_CATCHUP="PT2H").run(now=at(9))
+    [alert] = sink.alerts.values()
+    assert alert.delay == timedelta(hours=8)
+
+
+def test_an_unexpected_error_while_evaluating_fails_the_run_keeps_the_checkpoint_and_still_delivers(
+    store: StateStore,
+) -> None:
+    source = hourly_source()
+    sink = RecordingSink(fail=lambda alert: DeliveryError("HTTP 503"))
+    runner = make_runner(store, source, sink)
+    runner.run(now=at(3))  # one alert waits for a retry
+    sink.fail = lambda alert: None
+
+    def explode(request: object) -> None:
+        raise KeyError("a value nothing foresaw")
+
+    source.before_read = lambda: explode(None)
+    report = runner.run(now=at(5))
+    assert report.failed
+    assert "unexpected KeyError" in report.error
+    assert store.checkpoint().end == at(3, 0)
+    assert report.delivered == 1  # what the outbox held still went out
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\ud800", "a\udfffb", "\x00", "".join(map(chr, range(32))) + "\x7f", "\ufeff\u202e\u2028"],
+    ids=["lone-high", "lone-low", "nul", "c0", "bom-bidi-separator"],
+)
+def test_any_text_in_the_data_is_recorded_delivered_and_read_back(store: StateStore, value: str) -> None:
+    signins, behaviors = rejections_every_hour(DAY0, 1)
+    identities = [
+        identity("user0@contoso.com", groups=(value, "IT"), roles=(value,), tags=value)
+        | {"TimeGenerated": signins[0]["TimeGenerated"]}
+    ]
+    sink = RecordingSink()
+    runner = make_runner(store, MemorySource(signins, behaviors, identities), sink)
+
+    report = runner.run(now=at(1))
+
+    assert not report.failed
+    assert store.checkpoint().end == at(1, 0)  # the window was committed: nothing wedged
+    [alert] = sink.alerts.values()
+    assert alert.rows[0]["GroupMembership"] == [value, "IT"]
+    assert alert.rows[0]["AssignedRoles"] == [value]
+    [item] = store.items()
+    assert Alert.from_json(item.payload).rows[0]["GroupMembership"] == [value, "IT"]

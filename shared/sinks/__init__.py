@@ -4,11 +4,11 @@ Formatting (``teams_card``, ``Alert.to_json``, ``console.render_text``) is apart
 (``transport.HttpTransport``: timeouts, bounded retries).
 """
 
-from shared.sinks.base import Sink, deliver_all
+from shared.sinks.base import Sink
 from shared.sinks.console import ConsoleSink
 from shared.sinks.factory import build_sinks
 from shared.sinks.teams import TeamsSink
 from shared.sinks.transport import HttpTransport
 from shared.sinks.webhook import WebhookSink
 
-__all__ = ["ConsoleSink", "HttpTransport", "Sink", "TeamsSink", "WebhookSink", "build_sinks", "deliver_all"]
+__all__ = ["ConsoleSink", "HttpTransport", "Sink", "TeamsSink", "WebhookSink", "build_sinks"]

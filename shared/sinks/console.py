@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from shared.alerts import TACTIC_NAMES, Alert, format_time, row_entities, technique_url
+from shared.alerts import TACTIC_NAMES, Alert, describe_delay, format_time, row_entities, technique_url
+from shared.display import printable
 
 
 class ConsoleSink:
@@ -36,16 +37,21 @@ def render_text(alert: Alert) -> str:
         f"  detected  {format_time(alert.detected_at)}",
         f"  tactic    {tactics}; technique {techniques}",
     ]
+    if alert.delay is not None:
+        waited = describe_delay(alert.delay)
+        lines.insert(4, f"  DELAYED   delivered {waited} after detection (it waited in the outbox)")
     for row in alert.rows:
+        # Values from the data are shown escaped: they must not drive the terminal or break the stream.
         lines.append(
-            f"  - {row['UserPrincipalName']} from {row['FailedIPAddress']}: UEBA score {row['UEBARiskScore']}, "
-            f"first {format_time(row['StartTime'])}, last {format_time(row['EndTIme'])}"
+            f"  - {printable(row['UserPrincipalName'])} from {printable(row['FailedIPAddress'])}: "
+            f"UEBA score {row['UEBARiskScore']}, first {format_time(row['StartTime'])}, "
+            f"last {format_time(row['EndTIme'])}"
         )
         for label, column in (("roles", "AssignedRoles"), ("groups", "GroupMembership")):
             if row[column]:
-                lines.append(f"      {label}: {', '.join(str(v) for v in row[column])}")
+                lines.append(f"      {label}: {printable(', '.join(str(v) for v in row[column]))}")
         entities = "; ".join(
             f"{entity.type}({', '.join(f'{k}={v}' for k, v in entity.identifiers)})" for entity in row_entities(row)
         )
-        lines.append(f"      entities: {entities or '(none)'}")
+        lines.append(f"      entities: {printable(entities) or '(none)'}")
     return "\n".join(lines) + "\n\n"

@@ -15,8 +15,9 @@ import json
 from datetime import datetime
 from typing import Any, Final
 
-from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, technique_url
+from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, technique_url
 from shared.models import Row
+from shared.serialise import json_text
 
 CARD_VERSION: Final = "1.5"
 # Teams fails messages over ~28 KB; stay below it with room for what the Workflow adds around the card.
@@ -51,14 +52,14 @@ def teams_message(alert: Alert, *, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[s
 
 def message_body(message: dict[str, Any]) -> bytes:
     """The exact bytes sent (and measured against the size limit)."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json_text(message, separators=(",", ":")).encode("utf-8")
 
 
 def adaptive_card(alert: Alert, *, shown: int | None = None) -> dict[str, Any]:
     """The card alone, with the first ``shown`` rows (all by default)."""
     rows = alert.rows if shown is None else alert.rows[:shown]
     hidden = len(alert.rows) - len(rows)
-    body: list[dict[str, Any]] = [_header(alert), _facts(alert), _technique_line(alert)]
+    body: list[dict[str, Any]] = [_header(alert), *_delay_notice(alert), _facts(alert), _technique_line(alert)]
     if rows:
         body.append(_table(alert, rows))
     if hidden:
@@ -102,6 +103,19 @@ def _header(alert: Alert) -> dict[str, Any]:
             _text(summary, spacing="None"),
         ],
     }
+
+
+def _delay_notice(alert: Alert) -> list[dict[str, Any]]:
+    if alert.delay is None:
+        return []
+    return [
+        _text(
+            f"Delayed: delivered {describe_delay(alert.delay)} after detection (it waited in the outbox: no "
+            "destination was configured, or this one kept failing)",
+            color="Attention",
+            weight="Bolder",
+        )
+    ]
 
 
 def _facts(alert: Alert) -> dict[str, Any]:

@@ -52,7 +52,14 @@ def open_state(settings: Settings) -> StateStore:
         # A credential made from the settings is ours to close; a shared key is not closeable.
         owned = [service.credential] if hasattr(service.credential, "close") else []
         return TableStateStore.from_service(service, settings.state_table, close_also=owned)
+    path = Path(settings.state)
     try:
-        return SqliteStateStore(Path(settings.state))
-    except StateStorageError as error:
-        raise ConfigError(f"MFA_STATE: {error} (set it to a writable file path, or to 'table')") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"MFA_STATE: state file {path}: cannot create its directory: {error.strerror} "
+            "(set it to a writable file path, or to 'table')"
+        ) from None
+    # A file that exists but cannot be used (damaged, from a newer release, not a database) is a
+    # StateStorageError naming the file and what to do: it is never replaced.
+    return SqliteStateStore(path)

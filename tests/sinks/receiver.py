@@ -2,13 +2,15 @@
 
 Runs stdlib ``http.server`` in a thread on port 0 (a free port). Answers are queued ``Reply``s; when
 the queue is empty it answers ``default``. A reply with ``hang`` seconds holds the connection before
-answering (to test client timeouts); closing the receiver releases any hung handler at once.
+answering (to test client timeouts); closing the receiver releases any hung handler at once. A reply
+with ``answer`` writes the response itself (hostile receivers: ``tests/sinks/hostile.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -20,6 +22,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     hang: float = 0.0  # seconds to wait before answering
+    # Writes the whole response on the raw connection: (handler, released) where ``released`` is set
+    # when the receiver closes, so a long answer can stop early.
+    answer: Callable[[BaseHTTPRequestHandler, threading.Event], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,11 @@ class Receiver:
                     reply = receiver._replies.pop(0) if receiver._replies else receiver._default
                 if reply.hang and receiver._released.wait(reply.hang):
                     return  # the test is over: drop the connection
+                if reply.answer is not None:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+                        reply.answer(self, receiver._released)
+                    self.close_connection = True
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

@@ -47,3 +47,16 @@ def test_defaults_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     ConsoleSink().deliver(alert)
 
     assert capsys.readouterr().out == render_text(alert)
+
+
+def test_values_from_the_data_are_shown_escaped_so_any_stream_can_take_them() -> None:
+    row = result_row("eve\x1b[31m\ud800@contoso.com", groups=("line\nbreak", "\u202egnp.exe"))
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # a real, strict UTF-8 stream
+
+    ConsoleSink(stream=stream).deliver(alert_of([row]))
+
+    stream.seek(0)
+    text = stream.read()
+    assert "eve\\x1b[31m\\ud800@contoso.com" in text
+    assert "groups: line\\nbreak, \\u202egnp.exe" in text
+    assert "\x1b" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import socket
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from shared.errors import ConfigError, DeliveryError
 from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
+from tests.sinks import hostile
 from tests.sinks.receiver import Receiver, Reply
 
 
@@ -38,9 +40,9 @@ def transport(fake: FakeTime, **options: float) -> HttpTransport:
 def test_success_is_one_request_with_body_and_headers() -> None:
     fake = FakeTime()
     with Receiver([Reply(202)]) as server:
-        response = transport(fake).post(server.url(), b'{"a":1}', headers={"x-test": "1"}, label="t")
+        status = transport(fake).post(server.url(), b'{"a":1}', headers={"x-test": "1"}, label="t")
 
-    assert response.status_code == 202
+    assert status == 202
     assert len(server.requests) == 1
     assert server.requests[0].body == b'{"a":1}'
     assert server.requests[0].headers["x-test"] == "1"
@@ -150,14 +152,14 @@ def test_total_time_is_bounded() -> None:
     assert len(server.requests) == 3
 
 
-def test_a_hang_times_out_and_is_retried() -> None:
+def test_a_hang_times_out_and_is_retried_when_the_delivery_has_time_left() -> None:
     started = time.monotonic()
     with Receiver([Reply(200, hang=5.0), Reply(200)]) as server:
-        response = HttpTransport(timeout=0.3, max_attempts=2, sleep=lambda _: None).post(
+        status = HttpTransport(timeout=0.3, max_attempts=2, max_elapsed=5.0, sleep=lambda _: None).post(
             server.url(), b"{}", headers={}, label="t"
         )
 
-    assert response.status_code == 200
+    assert status == 200
     assert len(server.requests) == 2
     assert time.monotonic() - started < 3.0
 
@@ -165,9 +167,9 @@ def test_a_hang_times_out_and_is_retried() -> None:
 def test_a_hang_every_time_is_a_transient_timeout_error() -> None:
     with (
         Receiver(default=Reply(200, hang=5.0)) as server,
-        pytest.raises(DeliveryError, match=r"timed out after 0\.3 s \(ReadTimeout\)") as caught,
+        pytest.raises(DeliveryError, match=r"timed out after 0\.3 s \(no complete answer\)") as caught,
     ):
-        HttpTransport(timeout=0.3, max_attempts=2, sleep=lambda _: None).post(
+        HttpTransport(timeout=0.3, max_attempts=2, max_elapsed=5.0, sleep=lambda _: None).post(
             server.url(), b"{}", headers={}, label="t"
         )
 
@@ -220,3 +222,112 @@ def test_url_host_shows_only_the_host() -> None:
         == "prod-12.westus.logic.azure.com"
     )
     assert url_host("http://127.0.0.1:8123/hook") == "127.0.0.1:8123"
+
+
+# --- the deadline covers the whole delivery -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [hostile.drip_headers(every=0.2, for_seconds=30), hostile.drip_body(status=500, every=0.2, for_seconds=30)],
+    ids=["headers", "error-body"],
+)
+def test_a_receiver_that_drips_is_cut_off_at_the_deadline(answer: hostile.Answer) -> None:
+    started = time.monotonic()
+    with Receiver(default=Reply(answer=answer)) as server, pytest.raises(DeliveryError) as caught:
+        HttpTransport(timeout=1.0, max_attempts=3, sleep=lambda _: None).post(
+            server.url(), b"{}", headers={}, label="t"
+        )
+
+    assert time.monotonic() - started < 2.0  # per-read timeouts alone would wait for the whole drip
+    assert caught.value.permanent is False
+    assert len(server.requests) == 1  # the deadline is spent: no retry in this run
+
+
+def test_a_dripping_error_body_still_reports_the_status() -> None:
+    with (
+        Receiver(default=Reply(answer=hostile.drip_body(status=503, every=0.2, for_seconds=30))) as server,
+        pytest.raises(DeliveryError, match="HTTP 503") as caught,
+    ):
+        HttpTransport(timeout=1.0, sleep=lambda _: None).post(server.url(), b"{}", headers={}, label="t")
+
+    assert caught.value.permanent is False
+
+
+def test_a_2xx_with_a_dripping_body_is_delivered_without_reading_it() -> None:
+    started = time.monotonic()
+    with Receiver(default=Reply(answer=hostile.drip_body(status=200, every=0.5, for_seconds=30))) as server:
+        status = HttpTransport(timeout=5.0).post(server.url(), b"{}", headers={}, label="t")
+
+    assert status == 200
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_2_gib_body_is_never_read_beyond_a_few_kb(status: int) -> None:
+    transport = HttpTransport(timeout=5.0, max_attempts=1)
+    with Receiver(default=Reply(answer=hostile.huge_body(status=status))) as server:
+        started = time.monotonic()
+        if status == 200:
+            assert transport.post(server.url(), b"{}", headers={}, label="t") == 200
+        else:
+            with pytest.raises(DeliveryError, match="HTTP 500 Big: 0123456789abcdef") as caught:
+                transport.post(server.url(), b"{}", headers={}, label="t")
+            assert len(str(caught.value)) < 600  # a snippet, not the body
+
+    assert time.monotonic() - started < 2.0  # 2 GiB would take far longer even on loopback
+
+
+def test_a_compressed_error_body_is_not_inflated() -> None:
+    bomb = gzip.compress(b"\0" * (64 * 2**20))  # 64 MiB of zeros in about 64 KiB
+    reply = Reply(500, headers={"Content-Encoding": "gzip"}, body=bomb)
+    with Receiver(default=reply) as server, pytest.raises(DeliveryError) as caught:
+        HttpTransport(timeout=5.0, max_attempts=1).post(server.url(), b"{}", headers={}, label="t")
+
+    assert str(caught.value).startswith("t: HTTP 500 Internal Server Error; gave up")
+
+
+def test_we_ask_for_an_uncompressed_answer() -> None:
+    with Receiver() as server:
+        HttpTransport().post(server.url(), b"{}", headers={}, label="t")
+
+    assert server.requests[0].headers["accept-encoding"] == "identity"
+
+
+def test_a_307_to_another_host_is_not_followed_and_is_permanent() -> None:
+    with (
+        Receiver(default=Reply(answer=hostile.redirect("http://127.0.0.2:9/steal"))) as server,
+        pytest.raises(DeliveryError, match=r"HTTP 307 Moved.*redirect") as caught,
+    ):
+        HttpTransport(timeout=2.0, sleep=lambda _: None).post(server.url(), b"{}", headers={}, label="t")
+
+    assert caught.value.permanent is True
+    assert len(server.requests) == 1
+
+
+def test_any_exception_in_a_delivery_is_a_delivery_error() -> None:
+    # A header value httpx refuses to send raises a library error that is none of the network ones.
+    with Receiver() as server, pytest.raises(DeliveryError, match=r"request failed \(LocalProtocolError") as caught:
+        HttpTransport(timeout=1.0, max_attempts=1).post(server.url(), b"{}", headers={"x-bad": "a\nb"}, label="t")
+
+    assert caught.value.permanent is False
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://hooks.example.org/h?sig=abc\n", "control character (U+000A) at character 36"),
+        (" https://hooks.example.org/h", "(U+0020) at character 1"),
+        ("https://hooks.example.org:99999/h", "port 99999 is out of range"),
+        ("https://hooks.exa\tmple.org/h", "(U+0009)"),
+        ("https://[::1/h", "is not a URL that can be sent to (InvalidURL)"),
+        ("https:///no-host", "must be an absolute http(s) URL"),
+    ],
+)
+def test_urls_httpx_would_refuse_are_a_config_error_naming_the_setting(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_webhook_url(url, setting="MFA_TEAMS_WEBHOOK_URL")
+
+    assert str(caught.value).startswith("MFA_TEAMS_WEBHOOK_URL: ")
+    assert problem in str(caught.value)
+    assert "sig=abc" not in str(caught.value)

@@ -9,7 +9,7 @@ import pytest
 
 from shared.errors import ConfigError
 from shared.settings import load_settings
-from shared.state import NewItem, SqliteStateStore, open_state
+from shared.state import NewItem, SqliteStateStore, StateStorageError, open_state
 from shared.state.tables import TableStateStore
 from tests.harness.azurite import Azurite
 
@@ -64,3 +64,14 @@ def test_a_bad_table_name_names_mfa_state_table() -> None:
 
     with pytest.raises(ConfigError, match="MFA_STATE_TABLE: 'bad-name' is not a valid Azure Table name"):
         open_state(settings)
+
+
+def test_a_damaged_file_is_a_storage_error_not_a_settings_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    path.write_text("not a database, but someone's notes\n")
+
+    with pytest.raises(StateStorageError, match="not an SQLite database") as caught:
+        open_state(load_settings(MFA_STATE=str(path)))
+
+    assert not isinstance(caught.value, ConfigError)  # exit 1 (the state), not 2 (a setting)
+    assert path.read_text() == "not a database, but someone's notes\n"
