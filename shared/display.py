@@ -1,4 +1,5 @@
-"""Text from the data, shown to a person at a terminal (the CLI's table, the console sink).
+"""Values from the data, shown to a person: at a terminal (the CLI's table, the console sink) and in
+error messages.
 
 Values from sign-in logs are whatever a tenant's users and admins typed: a control character would
 drive the terminal, and a lone surrogate cannot be written to a UTF-8 stream at all. Shown text
@@ -7,7 +8,20 @@ escapes them; the JSON outputs carry the exact values.
 
 from __future__ import annotations
 
-from typing import Final
+import reprlib
+from typing import Any, Final
+
+# Values in error messages: a cell may hold megabytes, or nest deep.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 5
+
+
+def shown(value: Any) -> str:
+    """``value`` as an error message shows it: its ``repr`` (control characters and lone surrogates
+    escaped, so the message stays one line), cut short."""
+    return _SHOWN.repr(value)
+
 
 # Characters shown as an escape instead of being written to a terminal: C0 and C1 controls
 # and DEL (NUL, line breaks, ESC sequences that would drive the terminal), the Unicode line and

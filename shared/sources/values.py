@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import reprlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from shared import kql
+from shared.display import shown
 from shared.models import Row
 
 _PORTAL_TIME = re.compile(
@@ -35,18 +35,6 @@ _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 # The deepest nesting of arrays and objects a dynamic value may have ("[[1]]" nests 2 deep).
 MAX_NESTING: Final = 100
 _TOO_DEEP: Final = f"JSON nested deeper than {MAX_NESTING} levels"
-
-
-# Values in error messages: a cell may hold megabytes, or nest deep.
-_SHOWN = reprlib.Repr()
-_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
-_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 5
-
-
-def shown(value: Any) -> str:
-    """``value`` as an error message shows it: its ``repr`` (control characters and lone surrogates
-    escaped, so the message stays one line), cut short."""
-    return _SHOWN.repr(value)
 
 
 def too_deep(value: Any) -> bool:

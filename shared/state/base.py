@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, Protocol, get_args
 
+from shared.display import shown
 from shared.errors import MfaRejectedError
 
 Status = Literal["pending", "delivered", "dead"]
@@ -44,7 +45,6 @@ MAX_ERROR_CHARS: Final = 2000
 _TIME_TEXT: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 _SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
 # A damaged value is quoted in a one-line message; this much of its repr is enough to recognise it.
-_SHOWN_CHARS: Final = 60
 
 
 class StateStorageError(MfaRejectedError):
@@ -267,12 +267,6 @@ def check_status(status: str | None) -> None:
 def check_key(key: str) -> None:
     if not isinstance(key, str) or not key:
         raise ValueError("suppression key must be a non-empty string")
-
-
-def shown(value: object) -> str:
-    """``value`` for a one-line message: its repr (which escapes line breaks), cut short."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 def outbox_row_name(alert_id: object, sink: object) -> str:

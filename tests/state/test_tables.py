@@ -291,7 +291,11 @@ def new(alert_id: str) -> NewItem:
         ("", "window_end '' is not a UTC time as the store writes it"),
         (None, "window_end missing"),
         (42, "window_end 42 is not a UTC time as the store writes it"),
-        (T0, "window_end TablesEntityDatetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo... is not a UTC time"),
+        (
+            T0,
+            "window_end TablesEntityDatetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=datetime.timezone.utc) "
+            "is not a UTC time",
+        ),
     ],
     ids=["garbage", "empty", "missing", "integer", "datetime"],
 )
