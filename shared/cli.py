@@ -307,10 +307,11 @@ def _requeue(args: argparse.Namespace, out: TextIO) -> int:
     state = open_state(settings)
     try:
         dead = state.items(status="dead")
-        unknown = sorted(set(args.alert_ids) - {item.alert_id for item in dead})
+        named = set(args.alert_ids)
+        unknown = sorted(named - {item.alert_id for item in dead})
         if unknown:
             raise InputError(f"not dead or not in the outbox: {', '.join(unknown)} (`status` lists dead alerts)")
-        chosen = dead if args.all_dead else [item for item in dead if item.alert_id in set(args.alert_ids)]
+        chosen = dead if args.all_dead else [item for item in dead if item.alert_id in named]
         if not chosen:
             out.write("No dead alert to requeue.\n")
             return 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import random
 import time
@@ -160,7 +161,7 @@ class HttpTransport:
         of sending). ``label`` names the destination in errors, e.g. "teams (host)"; never the URL.
         Returns the 2xx status; raises ``DeliveryError``, whose message is redacted.
         """
-        redact = Redactor(urls=[url])
+        redact = _redactor_for(url)
         # A loop of our own rather than asyncio.run: closing it does not wait for a DNS lookup still
         # running in the default executor after its deadline.
         loop = asyncio.new_event_loop()
@@ -282,6 +283,12 @@ class HttpTransport:
             self._sleep(seconds)
         else:
             await asyncio.sleep(seconds)
+
+
+@functools.lru_cache(maxsize=16)
+def _redactor_for(url: str) -> Redactor:
+    """Every spelling of ``url``'s parts, worked out once per URL rather than once per delivery."""
+    return Redactor(urls=[url])
 
 
 async def _read_start(response: httpx.Response, *, into: list[bytes]) -> None:

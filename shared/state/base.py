@@ -44,7 +44,6 @@ MAX_ERROR_CHARS: Final = 2000
 # "2026-03-01T10:00:00" would otherwise be taken as local time.
 _TIME_TEXT: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 _SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
-# A damaged value is quoted in a one-line message; this much of its repr is enough to recognise it.
 
 
 class StateStorageError(MfaRejectedError):

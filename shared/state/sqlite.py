@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from shared.display import shown
 from shared.errors import StateConflictError
 from shared.state.base import (
     MAX_ERROR_CHARS,
@@ -40,7 +41,6 @@ from shared.state.base import (
     missing_message,
     order_key,
     outbox_row_name,
-    shown,
     stale_message,
     storable_text,
     to_text,

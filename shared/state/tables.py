@@ -46,6 +46,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import EntityProperty, TableClient, TableServiceClient, UpdateMode
 
+from shared.display import shown
 from shared.errors import ConfigError, StateConflictError
 from shared.state.base import (
     MAX_ERROR_CHARS,
@@ -66,7 +67,6 @@ from shared.state.base import (
     missing_message,
     order_key,
     outbox_row_name,
-    shown,
     stale_message,
     storable_text,
     to_text,
