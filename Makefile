@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: run test lint format bench card sample clean
+.PHONY: run test lint format bench card card-docs sample clean
 
 # The main job on the bundled sample (one recorded tenant-hour), from a fresh demo state each time
 # so that it always shows the alerts; `python -m shared run` keeps its state in state/ by default.
@@ -30,8 +30,16 @@ format: $(VENV)/.dev
 bench: $(VENV)/.dev node_modules/.installed
 	$(BIN)/python -m bench
 
+# The Teams card of the sample alert, rendered in headless Chromium (Debian: chromium fonts-liberation).
+# `make card` writes an untracked preview to CARD_OUT, with the payload beside it; `make card-docs`
+# rewrites the tracked docs/teams-card.png and docs/sample-webhook-payload.json, and refuses to without
+# the pinned font (Liberation Sans), whose metrics decide every line break.
+CARD_OUT ?= docs/_build/teams-card.png
 card: $(VENV)/.dev node_modules/.installed
-	$(BIN)/python tools/render_teams_card.py --output docs/teams-card.png --payload docs/sample-webhook-payload.json
+	$(BIN)/python tools/render_teams_card.py --output $(CARD_OUT) --payload $(dir $(CARD_OUT))sample-webhook-payload.json
+
+card-docs:
+	$(MAKE) card CARD_OUT=docs/teams-card.png
 
 sample: $(VENV)/.dev
 	$(BIN)/python tools/generate_tenant.py --sample --out sample_data

@@ -3,7 +3,8 @@
 // privilege. No connection strings, no shared keys, no registry modules (restorable offline).
 //
 // Deploy (docs/deploy.md):
-//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json \
+//     -p secretsOfficerPrincipalId=<your object id>   (to set the webhook secrets afterwards)
 //
 // The app settings below are the product's settings (shared/settings.py is the source of truth;
 // tests/infra/test_main_bicep.py fails when the two disagree) plus the Functions host's own.
@@ -81,6 +82,17 @@ param storageSku string = 'Standard_GRS'
   4096
 ])
 param instanceMemoryMB int = 2048
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: audit logs
+// ---------------------------------------------------------------------------------------------
+
+// Default: the function's own workspace (log-<baseName>, this resource group), which the deployer
+// can always write to. Sending them to the Sentinel workspace instead needs its resource id here
+// and, for the deployer, Microsoft.OperationalInsights/workspaces/sharedKeys/action on it (e.g.
+// Log Analytics Contributor); they are then billed as Sentinel ingestion.
+@description('Resource id of the Log Analytics workspace that receives the Key Vault audit logs and the storage blob and table logs (diagnostic settings). Empty: the function\'s own workspace, log-<baseName>.')
+param diagnosticsWorkspaceId string = ''
 
 // ---------------------------------------------------------------------------------------------
 // Parameters: delivery secrets (stored in Key Vault; the app settings only reference them)
@@ -394,10 +406,14 @@ resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// MFA_STATE=table: checkpoint, outbox and dedup records.
+// MFA_STATE=table: checkpoint, outbox and dedup records. On the state table only, not the account
+// (table-scoped data roles: https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access).
+// The Functions host would also write its own "diagnostic events" to tables of this account; with
+// an identity it needs Storage Table Data Contributor on the account for that, so the template
+// turns the feature off (AzureWebJobsFeatureFlags below) rather than grant it.
 resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
-  scope: storage
+  name: guid(stateTable.id, identity.id, roles.storageTableDataContributor)
+  scope: stateTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: identity.properties.principalId
@@ -438,13 +454,71 @@ resource keyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
-// Log Analytics Reader on the target workspace, which may sit in another resource group.
+// A custom role that can query only SigninLogs, IdentityInfo and BehaviorAnalytics, assigned on
+// the target workspace, which may sit in another resource group or subscription.
 module workspaceReader 'modules/workspace-reader.bicep' = {
   name: 'workspace-reader-${suffix}'
   scope: resourceGroup(targetWorkspaceSubscriptionId, targetWorkspaceResourceGroup)
   params: {
     workspaceName: targetWorkspaceName
     principalId: identity.properties.principalId
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit logs: who read or changed a secret, the state table or the host's blobs
+// ---------------------------------------------------------------------------------------------
+
+var diagnosticsWorkspace = empty(diagnosticsWorkspaceId) ? functionLogs.id : diagnosticsWorkspaceId
+
+// Key Vault data-plane operations (secret get/set/list, denied requests), table AzureDiagnostics.
+resource keyVaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: keyVault
+  properties: {
+    workspaceId: diagnosticsWorkspace
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// Storage resource logs are set per service; they land in StorageTableLogs and StorageBlobLogs.
+var storageLogs = [
+  {
+    category: 'StorageRead'
+    enabled: true
+  }
+  {
+    category: 'StorageWrite'
+    enabled: true
+  }
+  {
+    category: 'StorageDelete'
+    enabled: true
+  }
+]
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: tableService
+  properties: {
+    workspaceId: diagnosticsWorkspace
+    logs: storageLogs
+  }
+}
+
+// The host's own storage (host and timer leases, keys) and the deployment package. The host
+// renews its blob leases all the time an instance runs: most of the volume.
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: diagnosticsWorkspace
+    logs: storageLogs
   }
 }
 
@@ -505,6 +579,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'AzureWebJobsStorage__tableServiceUri'
           value: 'https://${storage.name}.table.${environment().suffixes.storage}'
+        }
+        // The host's diagnostic events (AzureFunctionsDiagnosticEvents* tables) off: the identity
+        // may use the state table only. They are copies of host errors that Application Insights
+        // receives anyway (azure-functions-host PR #10996: a host without table access disables them).
+        {
+          name: 'AzureWebJobsFeatureFlags'
+          value: 'DisableDiagnosticEventLogging'
         }
         // Application Insights with Entra authentication (local auth is disabled).
         {
@@ -668,8 +749,13 @@ output functionAppName string = functionApp.name
 output functionAppHostName string = functionApp.properties.defaultHostName
 output identityClientId string = identity.properties.clientId
 output identityPrincipalId string = identity.properties.principalId
+output identityResourceId string = identity.id
 output keyVaultName string = keyVault.name
 output storageAccountName string = storage.name
 output applicationInsightsName string = appInsights.name
 output logAnalyticsWorkspaceId string = workspaceReader.outputs.customerId
+output targetWorkspaceResourceId string = workspaceReader.outputs.workspaceResourceId
 output workspaceReaderRoleAssignmentId string = workspaceReader.outputs.roleAssignmentId
+output workspaceReaderRoleDefinitionId string = workspaceReader.outputs.roleDefinitionId
+output workspaceReaderRoleName string = workspaceReader.outputs.roleName
+output diagnosticsWorkspaceResourceId string = diagnosticsWorkspace

@@ -86,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect_cmd.add_argument(
         "--risk-score-cutoff",
         type=_cutoff,
-        default=DEFAULT_RISK_SCORE_CUTOFF,
+        default=None,
         metavar="N",
-        help=f"alert when the UEBA score is above N (default {DEFAULT_RISK_SCORE_CUTOFF})",
+        help=f"alert when the UEBA score is above N (default MFA_RISK_SCORE_CUTOFF, as `run`: "
+        f"{DEFAULT_RISK_SCORE_CUTOFF} unless set)",
     )
     detect_cmd.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
     detect_cmd.add_argument(
@@ -179,14 +180,23 @@ def _detect(args: argparse.Namespace, out: TextIO) -> int:
     elif args.fixtures is None:
         raise InputError("detect needs --fixtures DIR (or --source loganalytics)")
     else:
+        settings = load_settings()
         source = FixtureSource(args.fixtures, strict=args.strict)
+    # A window reads exactly what `run` reads for it (IdentityInfo over MFA_IDENTITY_LOOKBACK), so
+    # that the preview shows the enrichment the alert will carry; no window means every fixture row.
+    request = (
+        ReadRequest.same(None)
+        if window is None
+        else ReadRequest.evaluating(window, identity_lookback=settings.identity_lookback)
+    )
     try:
-        tables = source.read(ReadRequest.same(window))
+        tables = source.read(request)
     finally:
         close = getattr(source, "close", None)
         if close is not None:
             close()
-    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=args.risk_score_cutoff)
+    cutoff = settings.risk_score_cutoff if args.risk_score_cutoff is None else args.risk_score_cutoff
+    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=cutoff)
     text = (rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n"
     # Both forms are free of surrogates, so they encode to UTF-8. A stream with a narrower encoding
     # (a Windows pipe, PYTHONIOENCODING=ascii) gets the same data in characters it can write: JSON
@@ -248,7 +258,9 @@ def _sample_clock(settings: Settings) -> datetime | None:
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     settings = _job_settings(args)
-    now = args.now or _sample_clock(settings) or datetime.now(UTC)
+    # The sample runs at the hour it was recorded, unless its times are moved to the present.
+    sample_clock = None if settings.fixtures_time_shift == "latest" else _sample_clock(settings)
+    now = args.now or sample_clock or datetime.now(UTC)
     report = run_scheduled(settings, now=now, stream=out)
     out.write(describe_report(report) + "\n")
     if report.failed:
@@ -260,10 +272,13 @@ def _backfill(args: argparse.Namespace, out: TextIO) -> int:
     settings = _job_settings(args)
     windows = _tiles(args.start, args.end, settings.lookback)
     progress = ProgressBar(total=len(windows), stream=sys.stderr)
-    with assembled(settings, stream=out) as runner:
-        runner.on_window = progress.advance
-        report = runner.backfill(windows, now=datetime.now(UTC))
-    progress.close()
+    now = datetime.now(UTC)
+    try:
+        with assembled(settings, now=now, stream=out) as runner:
+            runner.on_window = progress.advance
+            report = runner.backfill(windows, now=now)
+    finally:
+        progress.close()  # the terminal's line ends, whatever happened
     out.write(describe_report(report) + "\n")
     if report.failed:
         raise SourceError(report.error or "the backfill failed")
@@ -271,13 +286,33 @@ def _backfill(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _tiles(start: datetime, end: datetime, lookback: timedelta) -> list[Window]:
-    if end <= start or (end - start) % lookback:
+    if end < start:
+        raise InputError(f"--to is before --from ({_utc(end)} < {_utc(start)})")
+    if end == start:
+        raise InputError(f"--from and --to are the same time ({_utc(start)}): the range is empty")
+    if (end - start) % lookback:
         raise InputError(
-            f"--from/--to must span a whole number of MFA_LOOKBACK windows ({lookback}), "
-            f"got {start.isoformat()} .. {end.isoformat()}"
+            f"--from/--to must span a whole number of MFA_LOOKBACK windows ({_iso_duration(lookback)}), "
+            f"got {_utc(start)} .. {_utc(end)}"
         )
     count = (end - start) // lookback
     return [Window(start + i * lookback, start + (i + 1) * lookback) for i in range(count)]
+
+
+def _utc(moment: datetime) -> str:
+    """``2026-11-28T09:00:00Z``: as the rest of the product writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_duration(span: timedelta) -> str:
+    """A whole number of minutes as ISO 8601, as the settings are written (``PT1H``, ``P1DT30M``)."""
+    minutes = span // timedelta(minutes=1)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if not days and not time:
+        return "PT0M"
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def _existing_state(args: argparse.Namespace) -> Settings:
@@ -341,6 +376,9 @@ _TABLE_COLUMNS = (
     ("GroupMembership", "Groups"),
 )
 _MAX_CELL = 40
+# User names are shown whole: a guest's UPN (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) is
+# long, and cut short it names nobody.
+_WHOLE_COLUMNS = frozenset({"UserPrincipalName", "AccountUPN"})
 
 
 def render_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -353,7 +391,7 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return "No result rows."
     header = [title for _, title in _TABLE_COLUMNS]
-    body = [[_cell(row[column]) for column, _ in _TABLE_COLUMNS] for row in rows]
+    body = [[_cell(row[column], whole=column in _WHOLE_COLUMNS) for column, _ in _TABLE_COLUMNS] for row in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = [
         "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
@@ -364,17 +402,24 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        text = "-"
-    elif isinstance(value, datetime):
+def _cell(value: Any, *, whole: bool = False) -> str:
+    """``value`` as a table cell: ``-`` when empty (null, "", [] or {}), cut to ``_MAX_CELL``
+    characters unless ``whole``."""
+    if value is None or (isinstance(value, str | list | dict) and not value):
+        return "-"
+    if isinstance(value, datetime):
         text = value.strftime("%Y-%m-%d %H:%M:%S")
     elif isinstance(value, list):
-        text = ", ".join(str(jsonable(v)) for v in value) or "-"
+        text = ", ".join(str(jsonable(v)) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(jsonable(value), ensure_ascii=False)
     else:
         text = str(value)
     text = printable(text)
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+    return text if whole or len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+_SDK_LOGGERS = ("azure.identity", "azure.core")
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -387,6 +432,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         stream=err,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # DefaultAzureCredential logs every credential it tried at WARNING before failing; our error
+    # line names the cause and the fix. --verbose shows it all.
+    for name in _SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if args.verbose else logging.ERROR)
     try:
         return int(args.handler(args, out))
     except (InputError, ConfigError) as error:

@@ -59,6 +59,7 @@ class Tally:
     unrouted: int = 0  # alerts waiting for a sink to be configured
     errors: list[str] = field(default_factory=list)  # a lane that could not go on (the state store failed)
     by_sink: dict[str, Counter[str]] = field(default_factory=dict)  # sink -> outcome -> count
+    delivered_alerts: set[str] = field(default_factory=set)  # ids delivered to at least one sink
 
     def count(self, sink: str, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -71,6 +72,7 @@ class Tally:
         self.dead += other.dead
         self.unrouted += other.unrouted
         self.errors.extend(other.errors)
+        self.delivered_alerts |= other.delivered_alerts
         for sink, outcomes in other.by_sink.items():
             self.by_sink.setdefault(sink, Counter()).update(outcomes)
 
@@ -182,6 +184,7 @@ class OutboxDispatcher:
         if failure is None:
             self.state.mark_delivered(item, at=now)
             tally.count(item.sink, "delivered")
+            tally.delivered_alerts.add(item.alert_id)
             return
         exhausted = item.attempts >= self.max_attempts
         dead = failure.permanent or exhausted

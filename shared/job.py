@@ -14,19 +14,22 @@ from typing import TextIO
 
 from shared.errors import ConfigError
 from shared.redaction import Redactor
-from shared.runner import Runner, RunReport
+from shared.runner import Runner, RunReport, plan_windows
 from shared.settings import Settings
 from shared.sinks.factory import build_sinks
 from shared.sinks.transport import HttpTransport
+from shared.sources.base import DataSource
 from shared.sources.factory import build_source
+from shared.sources.time_shift import TimeShiftedSource, shift_to
 from shared.state import open_state
+from shared.state.base import StateStore
 
 logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def assembled(settings: Settings, *, stream: TextIO | None = None) -> Iterator[Runner]:
-    """A runner wired from ``settings``; its state store is closed on exit.
+def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None) -> Iterator[Runner]:
+    """A runner wired from ``settings`` for a run at ``now``; its state store is closed on exit.
 
     Everything that can be checked without touching the state is checked first (``ConfigError``),
     so a bad setting writes nothing.
@@ -46,6 +49,8 @@ def assembled(settings: Settings, *, stream: TextIO | None = None) -> Iterator[R
     urls, keys = settings.secrets()
     state = open_state(settings)
     try:
+        if settings.fixtures_time_shift == "latest":
+            source = TimeShiftedSource(source, _shift_for_emulation(source, state, settings, now=now))
         yield Runner(
             settings=settings,
             source=source,
@@ -59,6 +64,22 @@ def assembled(settings: Settings, *, stream: TextIO | None = None) -> Iterator[R
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def _shift_for_emulation(source: DataSource, state: StateStore, settings: Settings, *, now: datetime) -> timedelta:
+    # The last window this run will evaluate (the plan the runner will make), so that the recorded
+    # period lands in it whole, whether this is a first run or a catch-up after a pause.
+    checkpoint = state.checkpoint()
+    plan = plan_windows(
+        checkpoint=checkpoint.end if checkpoint else None,
+        now=now,
+        lookback=settings.lookback,
+        ingestion_delay=settings.ingestion_delay,
+        max_catchup=settings.max_catchup,
+    )
+    if not plan.windows:
+        return timedelta(0)  # nothing is due: nothing is read
+    return shift_to(source, window_end=plan.windows[-1].end, lookback=settings.lookback)
 
 
 def check_job_settings(settings: Settings) -> None:
@@ -75,5 +96,5 @@ def check_job_settings(settings: Settings) -> None:
 
 def run_scheduled(settings: Settings, *, now: datetime, stream: TextIO | None = None) -> RunReport:
     """One scheduled run: every due window, then delivery."""
-    with assembled(settings, stream=stream) as runner:
+    with assembled(settings, now=now, stream=stream) as runner:
         return runner.run(now=now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 # A row is a plain dict, column name -> value, normalised to the Kusto column type:
@@ -110,6 +110,14 @@ class ReadRequest:
     @classmethod
     def same(cls, window: Window | None) -> ReadRequest:
         return cls(signins=window, identities=window, behaviors=window)
+
+    @classmethod
+    def evaluating(cls, window: Window, *, identity_lookback: timedelta) -> ReadRequest:
+        """What evaluating ``window`` reads, in ``run``, ``backfill`` and ``detect`` alike: the window
+        for SigninLogs and BehaviorAnalytics; IdentityInfo over ``identity_lookback`` ending with it
+        (MFA_IDENTITY_LOOKBACK), or the window itself if that is longer."""
+        identities = Window(min(window.start, window.end - identity_lookback), window.end)
+        return cls(signins=window, identities=identities, behaviors=window)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""A one-line progress bar for long command-line jobs (backfill), written to a terminal stream."""
+"""Progress of long command-line jobs (backfill) on a stream: a bar redrawn in place at a terminal,
+plain lines anywhere else (a log file or CI output keeps no carriage returns)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TextIO
 from shared.models import Window
 
 _WIDTH = 30
+# Not at a terminal: a line each time another tenth of the windows is done (and at the last).
+_LINES = 10
 
 
 class ProgressBar:
@@ -14,11 +17,19 @@ class ProgressBar:
         self.total = max(total, 1)
         self.done = 0
         self.stream = stream
-        self._draw("")
+        isatty = getattr(stream, "isatty", None)
+        self.terminal = bool(isatty and isatty())
+        if self.terminal:
+            self._draw("")
 
     def advance(self, window: Window) -> None:
         self.done += 1
-        self._draw(f" {window.end:%Y-%m-%d %H:%M}Z")
+        label = f" {window.end:%Y-%m-%d %H:%M}Z"
+        if self.terminal:
+            self._draw(label)
+        elif self.done == self.total or self.done * _LINES // self.total > (self.done - 1) * _LINES // self.total:
+            self.stream.write(f"{self.done}/{self.total} window(s) evaluated, up to{label}\n")
+            self.stream.flush()
 
     def _draw(self, label: str) -> None:
         filled = _WIDTH * self.done // self.total
@@ -27,5 +38,6 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.terminal:
+            self.stream.write("\n")
+            self.stream.flush()

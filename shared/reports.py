@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.dispatch import UNROUTED
@@ -30,16 +30,7 @@ def describe_report(report: RunReport) -> str:
         )
     else:
         lines.append("No window was due (every window up to now minus the ingestion delay is already evaluated).")
-    lines.append(f"Delivered {report.delivered}, retrying later {report.retried}, dead {report.dead}.")
-    if len(report.by_sink) > 1 and (report.retried or report.deferred or report.dead):
-        lines.append(
-            "By sink: "
-            + "; ".join(
-                f"{sink} " + ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
-                for sink, outcomes in sorted(report.by_sink.items())
-            )
-            + "."
-        )
+    lines.append(_deliveries(report))
     if report.unrouted:
         lines.append(
             f"{report.unrouted} alert(s) wait in the outbox: no sink is configured (set MFA_TEAMS_WEBHOOK_URL or "
@@ -48,7 +39,10 @@ def describe_report(report: RunReport) -> str:
     if report.dead:
         lines.append("Dead alerts are kept: `status` lists them, `requeue` sends them again.")
     if report.deferred:
-        lines.append(f"{report.deferred} delivery(ies) deferred to the next run: their receiver is failing.")
+        lines.append(
+            f"{report.deferred} delivery(ies) deferred to the next run{_by_sink(report, 'deferred')}: "
+            "their receiver is failing."
+        )
     if report.conflicts:
         lines.append("Another runner committed a window first; this run left it to that runner.")
     if report.skipped is not None:
@@ -61,6 +55,22 @@ def describe_report(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+def _deliveries(report: RunReport) -> str:
+    """Alerts delivered (one alert sent to two sinks is one alert), then each outcome by sink."""
+    alerts = report.delivered_alerts
+    delivered = f"{alerts} alert{'' if alerts == 1 else 's'}"
+    return (
+        f"Delivered {delivered}{_by_sink(report, 'delivered')}, "
+        f"retrying later {report.retried}{_by_sink(report, 'retried')}, dead {report.dead}{_by_sink(report, 'dead')}."
+    )
+
+
+def _by_sink(report: RunReport, outcome: str) -> str:
+    """`` (teams 1, webhook 1)``: how many deliveries to each sink had ``outcome``; "" if none did."""
+    counts = [(sink, outcomes[outcome]) for sink, outcomes in sorted(report.by_sink.items()) if outcomes[outcome]]
+    return " (" + ", ".join(f"{sink} {count}" for sink, count in counts) + ")" if counts else ""
+
+
 def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict[str, Any]:
     """The state as plain data; error texts pass through ``redact`` (stored texts may predate a
     redaction rule, or quote a URL a receiver echoed)."""
@@ -71,7 +81,8 @@ def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict
         "checkpoint": format_datetime(checkpoint.end) if checkpoint else None,
         "outbox": dict(Counter(item.status for item in items)),
         "pending": [_item(item, redact) for item in items if item.status == "pending"],
-        "dead": [_item(item, redact) for item in items if item.status == "dead"],
+        # A dead item has no next attempt (only `requeue` gives it one).
+        "dead": [_item(item, redact, dead=True) for item in items if item.status == "dead"],
         "skipped": [
             {"start": format_datetime(r.start), "end": format_datetime(r.end), "reason": r.reason}
             for r in state.skipped()
@@ -79,17 +90,17 @@ def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict
     }
 
 
-def _item(item: OutboxItem, redact: Redactor) -> dict[str, Any]:
-    return {
-        "alert_id": item.alert_id,
-        "sink": item.sink,
-        "attempts": item.attempts,
-        "next_attempt_at": format_datetime(item.next_attempt_at),
-        "last_error": redact(item.last_error),
-    }
+def _item(item: OutboxItem, redact: Redactor, *, dead: bool = False) -> dict[str, Any]:
+    shown: dict[str, Any] = {"alert_id": item.alert_id, "sink": item.sink, "attempts": item.attempts}
+    if not dead:
+        shown["next_attempt_at"] = format_datetime(item.next_attempt_at)
+    return shown | {"last_error": redact(item.last_error)}
 
 
-def render_status(snapshot: dict[str, Any]) -> str:
+def render_status(snapshot: dict[str, Any], *, now: datetime | None = None) -> str:
+    """``snapshot`` as text; a pending delivery whose next attempt is after ``now`` (default: the
+    clock) is shown as retrying later, with the time of that attempt."""
+    now = now or datetime.now(UTC)
     lines = [f"Checkpoint: {snapshot['checkpoint'] or 'none (no window evaluated yet)'}"]
     counts = snapshot["outbox"]
     lines.append(
@@ -99,9 +110,15 @@ def render_status(snapshot: dict[str, Any]) -> str:
         if item["sink"] == UNROUTED:
             lines.append(f"  Pending: {item['alert_id']}: waiting for a sink to be configured")
         else:
+            next_attempt = datetime.fromisoformat(item["next_attempt_at"])
+            when = (
+                f"retrying later, next attempt at {_moment(next_attempt)}"
+                if next_attempt > now
+                else "due now (the next run tries it)"
+            )
             lines.append(
-                f"  Pending: {item['alert_id']} -> {item['sink']}, {item['attempts']} attempt(s), "
-                f"next {item['next_attempt_at']}: {item['last_error'] or '-'}"
+                f"  Pending: {item['alert_id']} -> {item['sink']}: {when}; {item['attempts']} attempt(s) so far"
+                + (f", last error: {item['last_error']}" if item["last_error"] else "")
             )
     for item in snapshot["dead"]:
         lines.append(

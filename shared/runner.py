@@ -96,7 +96,8 @@ class RunReport:
     result_rows: int = 0
     suppressed: int = 0
     alerts: int = 0
-    delivered: int = 0
+    delivered: int = 0  # deliveries (one alert to two sinks is two)
+    delivered_alerts: int = 0  # distinct alerts delivered to at least one sink
     retried: int = 0
     deferred: int = 0
     dead: int = 0
@@ -127,6 +128,7 @@ class RunReport:
             "suppressed": self.suppressed,
             "alerts": self.alerts,
             "delivered": self.delivered,
+            "delivered_alerts": self.delivered_alerts,
             "retried": self.retried,
             "deferred": self.deferred,
             "dead": self.dead,
@@ -230,11 +232,7 @@ class Runner:
         self, window: Window, *, expected: Checkpoint | None, now: datetime, report: RunReport, commit: bool
     ) -> Checkpoint | None:
         settings = self.settings
-        request = ReadRequest(
-            signins=window,
-            identities=Window(window.end - settings.identity_lookback, window.end),
-            behaviors=window,
-        )
+        request = ReadRequest.evaluating(window, identity_lookback=settings.identity_lookback)
         try:
             tables = self.source.read(request)
         except SourceError as error:
@@ -309,6 +307,7 @@ class Runner:
             logger.error("delivery failed: %s", report.error)
         else:
             report.delivered += tally.delivered
+            report.delivered_alerts += len(tally.delivered_alerts)
             report.retried += tally.retried
             report.deferred += tally.deferred
             report.dead += tally.dead

@@ -18,6 +18,7 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.display import shown
 from shared.errors import ConfigError
 
 PUBLIC_LA_ENDPOINT = "https://api.loganalytics.io"
@@ -32,9 +33,10 @@ def is_loopback_url(url: str) -> bool:
     return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
-def parse_http_url(url: str) -> httpx.URL:
+def parse_http_url(url: str, *, not_absolute: str = "must be an absolute http(s) URL") -> httpx.URL:
     """``url`` as httpx will send to it, or ``ValueError`` saying what is wrong without quoting it
-    (webhook URLs carry their credential)."""
+    (webhook URLs carry their credential); ``not_absolute`` is the message for a URL without
+    scheme or host."""
     for position, char in enumerate(url):
         if char.isspace() or not char.isprintable():
             raise ValueError(
@@ -46,7 +48,7 @@ def parse_http_url(url: str) -> httpx.URL:
     except Exception as error:  # httpx.InvalidURL, or an IDNA error for a malformed host name
         raise ValueError(f"is not a URL that can be sent to ({type(error).__name__})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError("must be an absolute http(s) URL")
+        raise ValueError(not_absolute)
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         raise ValueError(f"port {parsed.port} is out of range (1-65535)")
     return parsed
@@ -59,11 +61,93 @@ def _require_https(url: str, *, secret: bool) -> str:
             "is an unresolved Key Vault reference: set the secret in the vault, and check that the app's identity "
             "has Key Vault Secrets User on it"
         )
-    parsed = parse_http_url(url)
+    parsed = parse_http_url(
+        url, not_absolute="must be an absolute https URL such as https://host/path (plain http only for loopback hosts)"
+    )
     shown = f"{parsed.scheme}://{parsed.host}" if secret else url
     if parsed.scheme != "https" and parsed.host not in LOOPBACK_HOSTS:
         raise ValueError(f"must use https (plain http is allowed only for loopback hosts), got {shown}")
     return url
+
+
+# NCRONTAB as the Functions host reads a timer schedule (the NCrontab library, six fields with
+# seconds): each field a list of `*`, values, ranges and steps; months and days of the week also
+# by English name or any prefix of it, case-insensitive (`Jan`, `mon`).
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    (
+        "month",
+        1,
+        12,
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
+    ),
+    ("day-of-week", 0, 6, ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")),
+)
+_CRON_EXAMPLE = "'0 5 * * * *' (hourly at minute 5)"
+
+
+def check_ncrontab(expression: str) -> None:
+    """``ValueError`` saying what is wrong with a timer schedule, unless it is a six-field NCRONTAB
+    expression the Functions host accepts."""
+    if re.fullmatch(r"\s*\d+(:\d+){1,3}(\.\d+)?\s*", expression):
+        # The host also takes a TimeSpan (hh:mm:ss), but only on an App Service plan.
+        raise ValueError(
+            f"{expression!r} is a TimeSpan, which works only on an App Service plan, and this app runs on Flex "
+            f"Consumption: use NCRONTAB, such as {_CRON_EXAMPLE}"
+        )
+    fields = expression.split()
+    if len(fields) != len(_CRON_FIELDS):
+        hint = " (five fields: the seconds field, which comes first, is missing)" if len(fields) == 5 else ""
+        raise ValueError(
+            "expected an NCRONTAB expression of six fields (second minute hour day month day-of-week) "
+            f"such as {_CRON_EXAMPLE}, got {expression!r}{hint}"
+        )
+    for text, (kind, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        try:
+            for part in text.split(","):
+                _cron_part(part, low, high, names)
+        except ValueError as error:
+            raise ValueError(f"the {kind} field of {expression!r} is invalid: {error}") from None
+
+
+def _cron_part(part: str, low: int, high: int, names: tuple[str, ...]) -> None:
+    base, slash, step = part.partition("/")
+    if slash and not (re.fullmatch(r"[0-9]+", step) and int(step) >= 1):
+        raise ValueError(f"the step {step!r} after '/' is not a whole number of at least 1")
+    if base == "*":
+        return
+    first, dash, last = base.partition("-")
+    start = _cron_value(first, low, high, names)
+    if dash and _cron_value(last, low, high, names) < start:
+        raise ValueError(f"the range {base!r} runs backwards (the smaller value comes first)")
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int:
+    if re.fullmatch(r"[0-9]+", text):
+        if not low <= int(text) <= high:
+            raise ValueError(f"{text} is outside {low}-{high}")
+        return int(text)
+    for index, name in enumerate(names):
+        if text and name.startswith(text.lower()):
+            return low + index
+    expected = f"a number {low}-{high}" + (f" or a name such as {names[1][:3].title()}" if names else "")
+    raise ValueError(f"{text!r} is not {expected}")
 
 
 class Settings(BaseSettings):
@@ -73,6 +157,9 @@ class Settings(BaseSettings):
 
     source: Literal["fixtures", "loganalytics"] = Field("fixtures", alias="MFA_SOURCE")
     fixtures_dir: Path = Field(SAMPLE_DATA_DIR, alias="MFA_FIXTURES_DIR")
+    # Local emulation only: "latest" moves the fixtures' times so that the period holding their
+    # latest rejected-MFA sign-in is the window due now (shared.sources.time_shift).
+    fixtures_time_shift: Literal["off", "latest"] = Field("off", alias="MFA_FIXTURES_TIME_SHIFT")
 
     workspace_id: str | None = Field(None, alias="LOG_ANALYTICS_WORKSPACE_ID")
     la_endpoint: str = Field(PUBLIC_LA_ENDPOINT, alias="MFA_LA_ENDPOINT")
@@ -116,6 +203,11 @@ class Settings(BaseSettings):
     def _blank_secret_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("fixtures_time_shift", mode="before")
+    @classmethod
+    def _blank_shift_is_off(cls, value: Any) -> Any:
+        return "off" if isinstance(value, str) and not value.strip() else value
+
     @field_validator("workspace_id")
     @classmethod
     def _workspace_is_guid(cls, value: str | None) -> str | None:
@@ -154,6 +246,12 @@ class Settings(BaseSettings):
             raise ValueError("must be a non-negative whole number of minutes (ISO 8601 duration, e.g. PT1H)")
         return value
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_is_ncrontab(cls, value: str) -> str:
+        check_ncrontab(value)
+        return value
+
     @field_validator("risk_score_cutoff")
     @classmethod
     def _cutoff_in_scale(cls, value: int) -> int:
@@ -174,6 +272,9 @@ class Settings(BaseSettings):
             problems.append("MFA_IDENTITY_LOOKBACK: must be at least MFA_LOOKBACK")
         if self.max_catchup < self.lookback:
             problems.append("MFA_MAX_CATCHUP: must be at least MFA_LOOKBACK")
+        if self.fixtures_time_shift != "off" and self.source != "fixtures":
+            # Moving a workspace's real times would alert on the wrong hours.
+            problems.append("MFA_FIXTURES_TIME_SHIFT: only for MFA_SOURCE=fixtures (local emulation); set it to off")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -194,27 +295,75 @@ class Settings(BaseSettings):
         return urls, keys
 
 
-def _describe(error: ValidationError) -> list[str]:
-    aliases = {name: (field.alias or name) for name, field in Settings.model_fields.items()}
-    lines: list[str] = []
-    for item in error.errors(include_input=False, include_url=False):
-        location = item["loc"][0] if item["loc"] else None
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if location is None:
-            lines.extend(part.strip() for part in message.split(";"))
-        else:
-            lines.append(f"{aliases.get(str(location), location)}: {message}")
-    return lines
+# Settings whose values never appear in a message: webhook URLs carry signatures.
+_SECRET_FIELDS = frozenset({"teams_webhook_url", "webhook_url", "webhook_secret", "storage_connection_string"})
+_DURATION = "expected an ISO 8601 duration such as PT1H"
+# What a setting of each type expects, in place of pydantic's wording (which speaks of Python types).
+_EXPECTED = {
+    "time_delta_parsing": _DURATION,
+    "time_delta_type": _DURATION,
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+}
+
+
+def _describe(error: ValidationError) -> list[tuple[str | None, str]]:
+    """Each problem as (setting name or None for a cross-setting one, line naming the setting)."""
+    names = {name: name for name in Settings.model_fields}
+    names |= {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+    problems: list[tuple[str | None, str]] = []
+    for item in error.errors(include_url=False):
+        field = names.get(str(item["loc"][0])) if item["loc"] else None
+        message = _EXPECTED.get(item["type"]) or str(item["msg"]).removeprefix("Value error, ")
+        if message.startswith("Input should be "):
+            message = "must be " + message.removeprefix("Input should be ")
+        if field is None:
+            problems.extend((None, part.strip()) for part in message.split(";"))
+            continue
+        value = item.get("input")
+        if field not in _SECRET_FIELDS and value is not None:
+            text = shown(value if isinstance(value, str | int | float) else str(value))
+            if "got " not in message and text not in message:  # a validator may quote it already
+                message += f", got {text}"
+        problems.append((field, f"{Settings.model_fields[field].alias or field}: {message}"))
+    return problems
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment once (plus ``overrides`` by setting name), or raise ``ConfigError``
-    naming every bad setting at once."""
+    naming every bad setting at once.
+
+    An environment value that an override replaces is validated too: the function reads it, so
+    the command line refuses what the function would refuse.
+    """
+    problems: list[str] = []
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as error:
-        problems = _describe(error)
-        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+        problems = [line for _, line in _describe(error)]
+    shadowed = {Settings.model_fields[name].alias or name for name in _field_names(overrides)}
+    if shadowed:
+        try:
+            Settings()
+        except ValidationError as error:
+            problems += [
+                f"{line} (in the environment)"
+                for field, line in _describe(error)
+                if field is not None and (Settings.model_fields[field].alias or field) in shadowed
+            ]
+    if problems:
+        raise ConfigError("invalid settings: " + "; ".join(problems))
+    return settings
+
+
+def _field_names(overrides: dict[str, Any]) -> list[str]:
+    by_alias = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+    return [by_alias.get(key, key) for key in overrides if by_alias.get(key, key) in Settings.model_fields]
 
 
 def setting_names() -> list[str]:

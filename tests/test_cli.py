@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import main
+from shared.cli import main, render_table
 from shared.models import OUTPUT_COLUMNS, ReadRequest
 from shared.serialise import jsonable
 from shared.sources.fixtures import FixtureSource
@@ -125,7 +126,8 @@ def test_run_with_no_configuration_shows_the_sample_alerts(tmp_path: Path, monke
     assert "MFA Rejected by User" in out
     assert "entities: Account(FullName=" in out
     assert "Evaluated 1 window(s)" in out
-    assert "Delivered 1," in out
+    assert "Delivered 1 " in out
+    assert "(console 1), retrying later 0, dead 0." in out
     code, out, _ = call("run", "--state", str(tmp_path / "state.sqlite3"))
     assert "No window was due" in out  # the same hour is not evaluated twice
 
@@ -151,7 +153,7 @@ def test_backfill_evaluates_a_range_without_moving_the_checkpoint(tmp_path: Path
     _, out, _ = call("status", "--state", state)
     assert "Checkpoint: none" in out
     code, out, _ = call("backfill", "--from", "2026-11-28T09:00Z", "--to", "2026-11-28T10:00Z", "--state", state)
-    assert "Delivered 0," in out  # the same window's alert is already in the outbox: not sent twice
+    assert "Delivered 0 " in out  # the same window's alert is already in the outbox: not sent twice
 
 
 def test_backfill_needs_whole_windows(tmp_path: Path) -> None:
@@ -358,3 +360,128 @@ def test_requeue_sends_dead_alerts_again_once_the_receiver_is_fixed(
     assert json.loads(out)["outbox"] == {"delivered": 8}
     code, out, _ = call("requeue", "--state", state, "--all-dead")
     assert out == "No dead alert to requeue.\n"
+
+
+# --- messages a newcomer meets; output ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("MFA_CONSOLE", "maybe", "MFA_CONSOLE: expected true or false, got 'maybe'"),
+        ("MFA_SCHEDULE", "hourly", "MFA_SCHEDULE: expected an NCRONTAB expression of six fields"),
+        ("MFA_LOOKBACK", "banana", "MFA_LOOKBACK: expected an ISO 8601 duration such as PT1H, got 'banana'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "backfill"])
+def test_the_cli_refuses_every_setting_the_function_would_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, case: tuple[str, str, str]
+) -> None:
+    setting, value, problem = case
+    monkeypatch.setenv(setting, value)
+    state = tmp_path / "s.sqlite3"
+    extra = ["--from", "2026-11-28T09:00Z", "--to", "2026-11-28T10:00Z"] if command == "backfill" else []
+    code, out, err = call(command, "--state", str(state), *extra)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert problem in err
+    assert not state.exists()
+
+
+def test_a_webhook_url_that_is_not_a_url_is_one_line_that_does_not_echo_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MFA_TEAMS_WEBHOOK_URL", "notaurl-s3cr3tValue")
+    code, _, err = call("run", "--state", str(tmp_path / "s.sqlite3"))
+    assert code == 2
+    assert "MFA_TEAMS_WEBHOOK_URL: must be an absolute https URL" in err
+    assert "s3cr3tValue" not in err
+    assert "://None" not in err
+
+
+def test_backfill_backwards_says_so_in_utc(tmp_path: Path) -> None:
+    state = str(tmp_path / "s.sqlite3")
+    code, out, err = call("backfill", "--from", "2026-11-28T12:00Z", "--to", "2026-11-28T09:00Z", "--state", state)
+    assert (code, out) == (2, "")
+    assert "--to is before --from (2026-11-28T09:00:00Z < 2026-11-28T12:00:00Z)" in err
+    assert err.count("\n") == 1
+    code, _, err = call("backfill", "--from", "2026-11-28T08:00Z", "--to", "2026-11-28T08:30+00:00", "--state", state)
+    assert code == 2
+    assert "windows (PT1H), got 2026-11-28T08:00:00Z .. 2026-11-28T08:30:00Z" in err
+    assert "+00:00" not in err
+
+
+def test_backfill_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    state = str(tmp_path / "s.sqlite3")
+    code, _, err = call("backfill", "--from", "2026-11-28T08:00Z", "--to", "2026-11-28T11:00Z", "--state", state)
+    assert code == 0, err
+    assert "\r" not in err
+    assert err.splitlines() == [
+        "1/3 window(s) evaluated, up to 2026-11-28 09:00Z",
+        "2/3 window(s) evaluated, up to 2026-11-28 10:00Z",
+        "3/3 window(s) evaluated, up to 2026-11-28 11:00Z",
+    ]
+
+
+def test_the_run_summary_counts_deliveries_by_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", SECRET)
+    with Receiver() as receiver:
+        monkeypatch.setenv("MFA_WEBHOOK_URL", receiver.url())
+        code, out, err = call("run", "--state", str(tmp_path / "s.sqlite3"))
+    assert code == 0, err
+    assert len(receiver.requests) == 1
+    assert "Delivered 1 alert (console 1, webhook 1), retrying later 0, dead 0." in out  # not "Delivered 2"
+
+
+def _azure_sdk_warnings(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, str, list[str]]:
+    # Only the environment credential, unconfigured: it fails at once, with no network.
+    caplog.set_level(logging.DEBUG)
+    code, _, err = call(
+        *argv,
+        "detect",
+        "--source",
+        "loganalytics",
+        "--workspace",
+        "11111111-2222-3333-4444-555555555555",
+        "--start",
+        "2026-11-28T09:00Z",
+        "--end",
+        "2026-11-28T10:00Z",
+    )
+    return code, err, [r.name for r in caplog.records if r.name.startswith("azure") and r.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def no_azure_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("no_azure_credential")
+def test_a_missing_azure_credential_is_our_one_line_not_the_sdks_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    code, err, sdk = _azure_sdk_warnings(caplog)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "could not get a token" in err
+    assert sdk == []
+    _, _, sdk = _azure_sdk_warnings(caplog, "--verbose")
+    assert sdk  # --verbose shows what each credential said
+
+
+def _row(**values: object) -> dict[str, object]:
+    return dict.fromkeys(OUTPUT_COLUMNS) | {"UEBARiskScore": 5, "FailedIPAddress": "203.0.113.7"} | values
+
+
+def test_the_table_shows_every_empty_value_as_a_dash() -> None:
+    table = render_table([_row(UserPrincipalName="", AccountUPN=None, AssignedRoles=[], GroupMembership={})])
+    [row] = table.splitlines()[2:3]
+    assert row.split() == ["5", "-", "203.0.113.7", "-", "-", "-", "-", "-"]
+
+
+def test_the_table_shows_user_names_whole_and_cuts_other_long_cells() -> None:
+    guest = "alice.longname_contoso.onmicrosoft.com#EXT#@fabrikam.onmicrosoft.com"
+    groups = [f"Group number {i}" for i in range(10)]
+    table = render_table([_row(UserPrincipalName=guest, AccountUPN=guest, GroupMembership=groups)])
+    assert table.count(guest) == 2
+    assert "Group number 0, Group number 1, Group n…" in table  # 40 characters

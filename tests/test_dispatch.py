@@ -89,6 +89,23 @@ def test_every_sink_is_tried_and_each_outcome_recorded(store: StateStore) -> Non
     assert alert.id in stream.getvalue()
 
 
+def test_the_tally_counts_alerts_apart_from_deliveries(store: StateStore) -> None:
+    # One alert to two sinks is two deliveries of one alert ("Delivered 1 alert (one 1, two 1)").
+    batch = alerts(2)
+    one = RecordingSink(name="one")
+    two = RecordingSink(name="two", fail=lambda alert: DeliveryError("down") if alert.id == batch[1].id else None)
+    record(store, batch, [one, two])
+
+    tally = dispatcher(store, [one, two]).dispatch(now=NOW)
+
+    assert (tally.delivered, tally.retried) == (3, 1)
+    assert tally.delivered_alerts == {batch[0].id, batch[1].id}
+    assert {sink: dict(outcomes) for sink, outcomes in tally.by_sink.items()} == {
+        "one": {"delivered": 2},
+        "two": {"delivered": 1, "retried": 1},
+    }
+
+
 def test_an_unexpected_exception_fails_only_its_item_and_the_lane_goes_on(store: StateStore) -> None:
     batch = alerts(4)
     sink = RecordingSink(fail=lambda alert: ValueError("odd value") if alert.id == batch[1].id else None)

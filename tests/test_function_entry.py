@@ -173,3 +173,63 @@ def test_host_json_keeps_requests_out_of_sampling_and_sets_a_timeout() -> None:
     assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
     assert host["functionTimeout"]
     assert "Request" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]
+
+
+# --- local emulation: the example settings, as `func start` loads them ----------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _example_environment(monkeypatch: pytest.MonkeyPatch, app_root: Path) -> dict[str, str]:
+    """local.settings.json.example's values as the environment, run from an app root holding the
+    sample, as `func start` runs (relative paths resolve there; the state is created there)."""
+    values = json.loads((REPO / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    (app_root / "sample_data").symlink_to(REPO / "sample_data", target_is_directory=True)
+    monkeypatch.chdir(app_root)
+    return values
+
+
+def test_the_example_settings_alert_at_the_real_clock(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, receiver: Receiver
+) -> None:
+    values = _example_environment(monkeypatch, tmp_path)
+    assert values["MFA_FIXTURES_TIME_SHIFT"] == "latest"
+    # The example's schedule fires at second 0 of every minute: the demo alerts within a minute.
+    assert values["MFA_SCHEDULE"].split()[0] == "0"
+    assert values["MFA_SCHEDULE"].split()[1] == "*"
+    monkeypatch.setenv("MFA_WEBHOOK_URL", receiver.url())
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", SECRET)
+    before = datetime.now(UTC)
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    assert len(receiver.requests) >= 1
+    payload = Webhook(SECRET).verify(receiver.requests[0].body, receiver.requests[0].headers)
+    expected = json.loads((REPO / "sample_data" / "expected.json").read_text(encoding="utf-8"))
+    assert {row["UserPrincipalName"] for row in payload["rows"]} == {row["UserPrincipalName"] for row in expected}
+    # The recorded hour, moved to the window due now: it ended MFA_INGESTION_DELAY (5 min) ago.
+    end = datetime.fromisoformat(payload["window"]["end"].replace("Z", "+00:00"))
+    assert timedelta(minutes=5) <= before - end + timedelta(seconds=1) < timedelta(minutes=6, seconds=1)
+    first = min(datetime.fromisoformat(row["StartTime"].replace("Z", "+00:00")) for row in payload["rows"])
+    assert end - timedelta(hours=1) <= first < end
+    assert (tmp_path / values["MFA_STATE"]).is_file()
+
+
+def test_the_example_settings_alert_once_per_window(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, receiver: Receiver
+) -> None:
+    _example_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("MFA_WEBHOOK_URL", receiver.url())
+    monkeypatch.setenv("MFA_WEBHOOK_SECRET", SECRET)
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    MfaRejectedTimer.main(TimerRequest(past_due=False))  # a second run: no new window is due yet
+    assert len(receiver.requests) == 1
+
+
+def test_moving_fixture_times_is_refused_with_the_live_source(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MFA_FIXTURES_TIME_SHIFT", "latest")
+    with pytest.raises(ConfigError, match="MFA_FIXTURES_TIME_SHIFT: only for MFA_SOURCE=fixtures"):
+        MfaRejectedTimer.main(TimerRequest(past_due=False))
+    assert not environment.exists()

@@ -119,3 +119,93 @@ def test_setting_names_are_the_app_setting_names() -> None:
     assert "MFA_SOURCE" in names
     assert "AzureWebJobsStorage__accountName" in names
     assert len(names) == len(set(names))
+
+
+# --- messages a newcomer meets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting", ["MFA_LOOKBACK", "MFA_INGESTION_DELAY", "MFA_MAX_CATCHUP", "MFA_IDENTITY_LOOKBACK", "MFA_SUPPRESSION"]
+)
+def test_a_duration_that_is_not_one_says_what_is_expected(setting: str) -> None:
+    message = error_of(**{setting: "banana"})
+    assert f"{setting}: expected an ISO 8601 duration such as PT1H, got 'banana'" in message
+    assert "invalid character" not in message  # pydantic's own wording
+
+
+@pytest.mark.parametrize("setting", ["MFA_TEAMS_WEBHOOK_URL", "MFA_WEBHOOK_URL"])
+@pytest.mark.parametrize("value", ["notaurl-sig=TOPSECRETSIGNATURE", "/workflows/x?sig=TOPSECRETSIGNATURE"])
+def test_a_webhook_that_is_not_an_absolute_url_says_https_without_echoing_it(setting: str, value: str) -> None:
+    message = error_of(**{setting: value, "MFA_WEBHOOK_SECRET": SECRET})
+    assert f"{setting}: must be an absolute https URL" in message
+    assert "TOPSECRETSIGNATURE" not in message
+    assert "None" not in message
+
+
+def test_a_bad_value_is_shown_but_a_secret_never_is() -> None:
+    message = error_of(MFA_HTTP_TIMEOUT="soon", MFA_WEBHOOK_URL="https://x.example/", MFA_WEBHOOK_SECRET="hunter2")
+    assert "MFA_HTTP_TIMEOUT: expected a number, got 'soon'" in message
+    assert "MFA_WEBHOOK_SECRET: must be a Standard Webhooks secret" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("FALSE", False), ("1", True), ("no", False)])
+def test_console_is_a_boolean(value: str, expected: bool) -> None:
+    assert load_settings(MFA_CONSOLE=value).console is expected
+
+
+def test_console_that_is_not_a_boolean_is_refused() -> None:
+    assert "MFA_CONSOLE: expected true or false, got 'maybe'" in error_of(MFA_CONSOLE="maybe")
+
+
+def test_an_environment_value_that_an_override_replaces_is_still_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command line overrides MFA_CONSOLE (--console), but the function reads the environment's.
+    monkeypatch.setenv("MFA_CONSOLE", "maybe")
+    message = error_of(MFA_CONSOLE=True)
+    assert "MFA_CONSOLE: expected true or false, got 'maybe' (in the environment)" in message
+    monkeypatch.setenv("MFA_CONSOLE", "false")
+    assert load_settings(MFA_CONSOLE=True).console is True
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "0 5 * * * *",
+        "0 */5 * * * *",
+        "0 0 9-17 * * *",
+        "5,8,10 * * * * *",
+        "10/15 * * * * *",
+        "0 30 9 * * 1-5",
+        "0 30 9 * Jan Mon",
+        "0 0 0 1 january,JULY sunday-Sat",
+        "0  0\t*/2 * * *",
+    ],
+)
+def test_the_schedule_accepts_what_the_functions_host_accepts(schedule: str) -> None:
+    assert load_settings(MFA_SCHEDULE=schedule).schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [
+        ("hourly", "expected an NCRONTAB expression of six fields (second minute hour day month day-of-week)"),
+        ("", "expected an NCRONTAB expression of six fields"),
+        ("5 * * * *", "the seconds field, which comes first, is missing"),
+        ("0 5 * * * * *", "got '0 5 * * * * *'"),
+        ("01:00:00", "'01:00:00' is a TimeSpan, which works only on an App Service plan"),
+        ("0 5 24 * * *", "the hour field of '0 5 24 * * *' is invalid: 24 is outside 0-23"),
+        ("0 5 * 0 * *", "the day field of '0 5 * 0 * *' is invalid: 0 is outside 1-31"),
+        ("0 5 * * 1-13 *", "the month field of '0 5 * * 1-13 *' is invalid: 13 is outside 1-12"),
+        ("0 5 * * * 7", "the day-of-week field of '0 5 * * * 7' is invalid: 7 is outside 0-6"),
+        ("0 5 * * * Funday", "'Funday' is not a number 0-6 or a name such as Mon"),
+        ("0 5 Mon * * *", "'Mon' is not a number 0-23"),
+        ("0 */0 * * * *", "the step '0' after '/' is not a whole number of at least 1"),
+        ("0 5 22-2 * * *", "the range '22-2' runs backwards"),
+        ("0 5,,6 * * * *", "'' is not a number 0-59"),
+        ("0 ? * * * *", "'?' is not a number 0-59"),
+    ],
+)
+def test_a_schedule_the_functions_host_refuses_is_refused_naming_the_problem(schedule: str, problem: str) -> None:
+    message = error_of(MFA_SCHEDULE=schedule)
+    assert message.startswith("invalid settings: MFA_SCHEDULE: ")
+    assert problem in message

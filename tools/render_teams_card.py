@@ -1,13 +1,20 @@
 """Render the Teams card of a sample alert to a PNG, as a person would see it, and write the sample
 webhook payload.
 
-    python tools/render_teams_card.py --payload docs/sample-webhook-payload.json   # what `make card` runs
+    python tools/render_teams_card.py                  # `make card`: docs/_build/teams-card.png (untracked)
+    python tools/render_teams_card.py --output docs/teams-card.png --payload docs/sample-webhook-payload.json
+                                                       # `make card-docs`: the tracked image and payload
     python tools/render_teams_card.py --fixtures DIR --output card.png
 
 The card is rendered by the official ``adaptivecards`` JavaScript library (node_modules, ``npm ci``)
 in headless Chromium (Debian: ``apt-get install -y chromium``; or set CHROMIUM). The rows come from
 fixture files (default: the bundled sample) through the real source and detection; the window is the
 whole hours they cover, so the output is reproducible.
+
+Line breaks depend on the font, so the page names one: Liberation Sans (Debian: ``apt-get install -y
+fonts-liberation``), which has Arial's metrics. The tracked docs/teams-card.png is written only with
+it (fontconfig must list it, and Chromium must use it); any other output is written without it, with
+a warning.
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from shared.sinks.teams_card import message_body, teams_message  # noqa: E402
 
 TEMPLATE = Path(__file__).resolve().parent / "teams_card_preview.html"
 LIBRARY = REPO / "node_modules" / "adaptivecards"
+DOCS_IMAGE = REPO / "docs" / "teams-card.png"  # tracked: written only with the pinned font
+DEFAULT_OUTPUT = REPO / "docs" / "_build" / "teams-card.png"  # git-ignored (and left out of the package)
 WIDTH = 760
+# The font the card is laid out in; Arial has the same metrics, so it stands in where Liberation is absent.
+FONT_FAMILY = "Liberation Sans"
+FONT_PACKAGE = "fonts-liberation"  # Debian's package holding it
+FONT_STACK = f'"{FONT_FAMILY}", Arial, sans-serif'
+FONT_STYLES = ("Regular", "Bold")  # the card's weights 400 and 600
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -80,6 +94,39 @@ def chromium() -> str:
     return found
 
 
+def font_styles(family: str = FONT_FAMILY) -> set[str] | None:
+    """The styles fontconfig lists for ``family`` (empty: not installed), or None without ``fc-list``."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    listed = _run([fc_list, f":family={family}", "style"])
+    return {style.strip() for line in listed.splitlines() for style in line.partition("=")[2].split(",")} - {""}
+
+
+def writes_docs_image(output: Path) -> bool:
+    return output.resolve() == DOCS_IMAGE.resolve()
+
+
+def check_font_installed(styles: set[str] | None) -> None:
+    """Before the tracked image is written: fontconfig must list the pinned font (else one line, and exit)."""
+    install = f"Debian: apt-get install -y {FONT_PACKAGE}"
+    if styles is None:
+        raise SystemExit(f"fc-list not found, so {FONT_FAMILY} cannot be checked ({install} fontconfig)")
+    missing = [style for style in FONT_STYLES if style not in styles]
+    if missing:
+        raise SystemExit(
+            f"{FONT_FAMILY} {'/'.join(missing)} is not installed ({install}): "
+            f"{DOCS_IMAGE.relative_to(REPO)} is rendered only with it"
+        )
+
+
+def _font_problem(output: Path, problem: str) -> None:
+    """Stop for the tracked image; only a warning for any other output."""
+    if writes_docs_image(output):
+        raise SystemExit(f"{problem}: {DOCS_IMAGE.relative_to(REPO)} is rendered only with it")
+    print(f"warning: {problem}: line breaks may differ from {DOCS_IMAGE.relative_to(REPO)}", file=sys.stderr)
+
+
 def render_png(message: dict[str, object], output: Path, *, scale: float) -> None:
     script = LIBRARY / "dist" / "adaptivecards.min.js"
     if not script.is_file():
@@ -91,6 +138,8 @@ def render_png(message: dict[str, object], output: Path, *, scale: float) -> Non
         TEMPLATE.read_text(encoding="utf-8")
         .replace("__ADAPTIVECARDS_JS__", script.as_uri())
         .replace("__LIBRARY__", version)
+        .replace("__FONT_STACK__", FONT_STACK)
+        .replace("__FONT_FAMILY__", FONT_FAMILY)
         .replace("__MESSAGE_JSON__", inline)
     )
     browser = chromium()
@@ -104,6 +153,11 @@ def render_png(message: dict[str, object], output: Path, *, scale: float) -> Non
         if not found:
             raise SystemExit("the preview page did not render the card (no height reported)")
         height = int(found.group(1))
+        # What the browser really used (it may not see what fontconfig lists, e.g. a CHROMIUM with fonts of its own).
+        if '<pre id="font" hidden="">true</pre>' not in dom:
+            _font_problem(
+                output, f"{Path(browser).name} did not use {FONT_FAMILY} (Debian: apt-get install -y {FONT_PACKAGE})"
+            )
         output.parent.mkdir(parents=True, exist_ok=True)
         _run(
             [
@@ -127,7 +181,7 @@ def _run(command: list[str]) -> str:
     return done.stdout
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--fixtures",
@@ -135,15 +189,30 @@ def main(argv: list[str] | None = None) -> int:
         default=SAMPLE_DATA_DIR,
         help="fixtures to take the rows from (default: the sample)",
     )
-    parser.add_argument("--output", type=Path, default=REPO / "docs" / "teams-card.png", help="the PNG to write")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help=f"the PNG to write (default {DEFAULT_OUTPUT.relative_to(REPO)}; {DOCS_IMAGE.relative_to(REPO)} "
+        f"only with {FONT_FAMILY} installed)",
+    )
     parser.add_argument("--payload", type=Path, help="also write the alert's webhook payload (pretty JSON) here")
     parser.add_argument("--card", type=Path, help="also write the Teams message JSON here")
     parser.add_argument("--scale", type=float, default=1.5, help="device scale factor of the screenshot")
     parser.add_argument("--no-png", action="store_true", help="write only --payload / --card")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.no_png and writes_docs_image(args.output):
+        check_font_installed(font_styles())  # before anything is written
 
     alert = sample_alert(args.fixtures)
     message = teams_message(alert)
+    for path in (args.payload, args.card):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     if args.payload:
         args.payload.write_text(json.dumps(alert.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.payload}")

@@ -44,7 +44,7 @@ from shared.models import (
     Window,
 )
 from shared.sources import raw_prefilter
-from shared.sources.values import CellError, normalise_row
+from shared.sources.values import CellError, api_row, normalise_row
 
 logger = logging.getLogger(__name__)
 
@@ -416,6 +416,7 @@ def _api_response_records(path: Path, table: str, counter: _Counter) -> Iterator
         raise InputError(f"{path}: a query API response with {tables} tables; expected exactly one")
     try:
         names = [column["name"] if isinstance(column, dict) else str(column) for column in columns.get(0, [])]
+        types = [column.get("type") if isinstance(column, dict) else None for column in columns.get(0, [])]
     except (KeyError, TypeError):
         raise InputError(f"{path}: the response's columns are not objects with a name") from None
     _check_columns(path, table, names)
@@ -428,7 +429,8 @@ def _api_response_records(path: Path, table: str, counter: _Counter) -> Iterator
             counter.rows += 1
             if not isinstance(values, list) or len(values) != len(names):
                 raise InputError(f"{path}: row {index} (line {line}): expected an array of {len(names)} values")
-            yield f"row {index} (line {line})", dict(zip(names, values, strict=True))
+            # As the live source reads a response: each dynamic cell's JSON text decoded once.
+            yield f"row {index} (line {line})", api_row(names, types, values)
 
 
 def _api_parts(reader: _JsonText) -> Iterator[tuple[str, int, Any, int]]:

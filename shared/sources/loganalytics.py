@@ -35,7 +35,7 @@ from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SCHEMAS, SIGNIN_TABLE,
 from shared.settings import PUBLIC_LA_ENDPOINT, is_loopback_url
 from shared.sources import la_queries
 from shared.sources.la_queries import Batching
-from shared.sources.values import CellError, normalise_row
+from shared.sources.values import CellError, api_row, normalise_row
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -45,7 +45,12 @@ E = TypeVar("E", bound=BaseException)
 
 # The service's result limits (azure-facts.md): 500,000 rows and ~100 MB per result.
 SERVICE_ROW_LIMIT: Final = 500_000
-LOG_ANALYTICS_READER: Final = "Log Analytics Reader"
+# The role infra/ assigns (infra/modules/workspace-reader.bicep): query access to the rule's three
+# tables only. Log Analytics Reader also works, but reads every table of the workspace.
+READER_ROLES: Final = (
+    'the "mfa-rejected Sentinel reader" custom role that infra/ assigns (it may query only SigninLogs, '
+    "IdentityInfo and BehaviorAnalytics), or Log Analytics Reader"
+)
 # A log query is a read, so retrying its POST is safe; the SDK retries a POST only on 500/503/504
 # (and on 429 only with Retry-After) unless POST is named here.
 _RETRY_METHODS: Final = frozenset({"POST", "GET", "HEAD"})
@@ -150,7 +155,8 @@ class LogAnalyticsSource:
         self.close()
 
     def query(self, table: str, window: Window, query: str) -> tuple[list[dict[str, Any]], str | None]:
-        """Run one query over ``window``: its raw rows, or why the result is incomplete.
+        """Run one query over ``window``: its raw rows (``dynamic`` cells decoded, ``api_row``), or
+        why the result is incomplete.
 
         Raises ``SourceError`` naming the cause for every failure the SDK reports.
         """
@@ -182,7 +188,7 @@ class LogAnalyticsSource:
             if not result.tables:
                 return [], None
             found = result.tables[0]
-            raw = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+            raw = [api_row(found.columns, found.columns_types, list(row)) for row in found.rows]
         except _UNREADABLE as error:
             raise SourceError(_unreadable_message(table, window, error)) from None
         if len(raw) >= self.max_result_rows:
@@ -318,10 +324,15 @@ def _context_of(error: BaseException, kind: type[E]) -> E | None:
 
 
 def _auth_message(source: LogAnalyticsSource, error: ClientAuthenticationError) -> str:
-    identity = f"user-assigned identity {source.client_id}" if source.client_id else "the managed identity"
+    identity = (
+        f"the user-assigned identity {source.client_id} (AZURE_CLIENT_ID)"
+        if source.client_id
+        else "the function's managed identity (AZURE_CLIENT_ID selects a user-assigned one)"
+    )
     return (
-        f"Log Analytics: could not get a token for {source.endpoint} with {identity} "
-        f"(AZURE_CLIENT_ID selects a user-assigned identity): {_first_line(error)}"
+        f"Log Analytics: could not get a token for {source.endpoint}: in Azure this uses {identity}; "
+        "locally, sign in with `az login` as someone who may query the workspace "
+        f"(--verbose shows each credential tried): {_first_line(error)}"
     )
 
 
@@ -332,8 +343,7 @@ def _http_message(source: LogAnalyticsSource, table: str, error: HttpResponseErr
     if status in (401, 403):
         return (
             f"Log Analytics refused the {table} query ({what}): the identity lacks read access on workspace "
-            f"{source.workspace_id}; grant it the {LOG_ANALYTICS_READER} role on the workspace"
-            + (f" ({inner})" if inner else "")
+            f"{source.workspace_id}; grant it, on the workspace, {READER_ROLES}" + (f" ({inner})" if inner else "")
         )
     if status == 400:
         return f"Log Analytics rejected the {table} query ({what}): {inner or _first_line(error)}"

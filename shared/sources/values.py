@@ -6,6 +6,12 @@ times as ``M/D/YYYY, h:mm:ss.fff AM/PM``). Every reader sends each cell through 
 so all sources hand ``detect`` the same values. A value that cannot be read raises ``ValueError``
 with the reason; the caller adds the file, line and column.
 
+A query-API response types each column, and a cell of a column it types ``dynamic`` is that
+value's JSON text: ``"Contractor"`` (quotes included) is the string Contractor, ``5`` the number 5.
+Readers of a response (the live source and ``.json`` response fixtures) build their rows with
+``api_row``, which decodes each such cell exactly once (``JsonCell``); text that is not JSON stays
+as it came. Untyped data (data exports, CSV) is read by the column's type alone.
+
 Any character is data: NUL, every control character and lone surrogates (JSON's ``"\ud800"``)
 pass through unchanged. A dynamic value is held as a structure only up to ``MAX_NESTING`` levels
 of arrays and objects, however it arrived (a JSON structure, or JSON text in a cell): real values
@@ -16,9 +22,11 @@ text, in both paths alike (fixtures and live), so it can neither crash a run nor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -198,6 +206,37 @@ def parse_string_or_dynamic(value: Any) -> Any:
     return parse_string(value)
 
 
+@dataclass(frozen=True, slots=True)
+class JsonCell:
+    """A cell the query API typed ``dynamic``, its JSON text already decoded: never decoded again
+    (the dynamic string ``"[1]"`` stays that string, it does not become an array)."""
+
+    value: Any
+
+
+def api_row(columns: Sequence[str], types: Sequence[str], cells: Sequence[Any]) -> dict[str, Any]:
+    """One row of a query-API response: ``dynamic`` cells' JSON text decoded once, others as sent.
+
+    A dynamic cell whose text is not JSON (or nests too deeply for ``json`` to parse) stays text.
+    """
+    row = dict(zip(columns, cells, strict=True))
+    for column, kusto_type in zip(columns, types, strict=False):
+        cell = row[column]
+        if kusto_type == "dynamic" and isinstance(cell, str):
+            with contextlib.suppress(ValueError, RecursionError):
+                row[column] = JsonCell(json.loads(cell))
+    return row
+
+
+def _held_dynamic(value: Any) -> Any:
+    return _as_text(value) if too_deep(value) else value
+
+
+def _decoded_string_or_dynamic(value: Any) -> Any:
+    # Tags typed dynamic: an array stays an array, anything else is its tostring text.
+    return _held_dynamic(value) if isinstance(value, list) else parse_string(value)
+
+
 PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "datetime": parse_datetime,
     "string": parse_string,
@@ -206,6 +245,12 @@ PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "bool": parse_bool,
     "dynamic": parse_dynamic,
     "string_or_dynamic": parse_string_or_dynamic,
+}
+# For a ``JsonCell``: the value is already what the JSON text says, so no text is parsed again.
+DECODED_PARSERS: Mapping[str, Callable[[Any], Any]] = PARSERS | {
+    "string": parse_string,
+    "dynamic": _held_dynamic,
+    "string_or_dynamic": _decoded_string_or_dynamic,
 }
 
 
@@ -221,8 +266,12 @@ def normalise_row(raw: Mapping[str, Any], schema: Mapping[str, str]) -> Row:
     """The schema's columns of ``raw``, each normalised to its type (absent -> "" or null)."""
     row: Row = {}
     for column, kusto_type in schema.items():
+        cell = raw.get(column)
         try:
-            row[column] = PARSERS[kusto_type](raw.get(column))
+            if isinstance(cell, JsonCell):
+                row[column] = DECODED_PARSERS[kusto_type](cell.value)
+            else:
+                row[column] = PARSERS[kusto_type](cell)
         except ValueError as error:
             raise CellError(column, str(error)) from None
     return row

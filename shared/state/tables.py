@@ -128,7 +128,8 @@ class TableStateStore:
 
     def ensure_table(self) -> None:
         """Create the table unless it exists. An identity allowed to use but not to create tables
-        gets a warning here, and a clear error later if the table is really missing."""
+        (a role scoped to the table, as infra/ assigns) goes on, and gets a clear error later if
+        the table is really missing."""
         with self._storage("creating the table"):
             try:
                 self._table.create_table()
@@ -137,7 +138,9 @@ class TableStateStore:
             except HttpResponseError as error:
                 if error.status_code != 403:
                     raise
-                logger.warning("state table %s: may not create tables (HTTP 403); assuming it exists", self.where)
+                # As infra/ deploys it: the table exists and the role is scoped to that one table, so
+                # creating tables is refused on every run. Not a warning; a missing table errors later.
+                logger.info("state table %s: may not create tables (HTTP 403); using it as it is", self.where)
 
     # -- StateStore -----------------------------------------------------------------------------
 

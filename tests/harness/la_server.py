@@ -215,7 +215,12 @@ class LogAnalyticsServer:
         row_limit: int | None = None,
         silent_truncation: bool = False,
         compress: bool = True,
+        column_types: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        # ``column_types`` retypes columns, as workspaces differ: {"IdentityInfo": {"Tags": "dynamic"}}.
+        self.schemas = {
+            name: dict(schema) | dict((column_types or {}).get(name, {})) for name, schema in WORKSPACE_SCHEMAS.items()
+        }
         self.workspace_id = workspace_id
         self.row_limit = row_limit
         self.silent_truncation = silent_truncation
@@ -252,9 +257,9 @@ class LogAnalyticsServer:
     def load(self, tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
         """Replace the workspace's tables; a table not given is empty."""
         with self._lock:
-            for name, schema in WORKSPACE_SCHEMAS.items():
+            for name, schema in self.schemas.items():
                 _load_table(self._con, name, schema, tables.get(name, ()))
-            unknown = set(tables) - set(WORKSPACE_SCHEMAS)
+            unknown = set(tables) - set(self.schemas)
             if unknown:
                 raise ValueError(f"unknown tables {sorted(unknown)}")
 
@@ -344,7 +349,7 @@ class LogAnalyticsServer:
     def _execute(
         self, query: str, bounds: tuple[datetime, datetime] | None
     ) -> tuple[list[dict[str, str]], list[list[Any]]]:
-        for name in WORKSPACE_SCHEMAS:
+        for name in self.schemas:
             where = ""
             if bounds is not None:
                 start, end = (b.astimezone(UTC).replace(tzinfo=None).isoformat() for b in bounds)

@@ -1,5 +1,6 @@
-"""docs/deploy.md agrees with infra/: its KQL parses and type-checks against Application Insights'
-tables (Microsoft's Kusto language service), and the names it uses exist in the template."""
+"""docs/deploy.md agrees with infra/: its KQL parses and type-checks against the tables it queries
+(Microsoft's Kusto language service), and the names it uses exist in the template. The README sends
+a deployer to it rather than contradict it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.harness.kusto_check import KustoChecker, KustoCheckerError
-from tests.infra.bicep_tree import Template
+from tests.infra.bicep_tree import Template, load
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "deploy.md"
+README = REPO / "README.md"
 
 # The Application Insights (classic) columns the guide's queries use.
 APP_INSIGHTS_SCHEMAS = {
@@ -46,8 +49,47 @@ APP_INSIGHTS_SCHEMAS = {
 }
 
 
+# The columns the guide's audit-log queries use, in the diagnostics workspace (not Application
+# Insights): Key Vault's AuditEvent lands in AzureDiagnostics, storage logs in resource tables.
+WORKSPACE_SCHEMAS = {
+    "AzureDiagnostics": {
+        "TimeGenerated": "datetime",
+        "ResourceProvider": "string",
+        "Category": "string",
+        "OperationName": "string",
+        "ResultSignature": "string",
+        "httpStatusCode_d": "real",
+        "CallerIPAddress": "string",
+        "id_s": "string",
+    },
+    "StorageTableLogs": {
+        "TimeGenerated": "datetime",
+        "OperationName": "string",
+        "StatusCode": "string",
+        "AuthenticationType": "string",
+        "RequesterObjectId": "string",
+        "CallerIpAddress": "string",
+    },
+}
+
+
 def doc_text() -> str:
     return DOC.read_text(encoding="utf-8")
+
+
+def readme_deploy_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"^## Deploy to Azure\n(.*?)(?=^## )", text, flags=re.DOTALL | re.MULTILINE)
+    assert match, "README has no 'Deploy to Azure' section"
+    return match.group(1)
+
+
+def shell_commands(text: str) -> list[str]:
+    """Every command of the markdown's sh/bash blocks, continuation lines joined."""
+    commands: list[str] = []
+    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", text, flags=re.DOTALL):
+        commands += [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    return commands
 
 
 def kusto_blocks(text: str) -> list[str]:
@@ -58,7 +100,7 @@ def test_kql_in_the_guide_parses_and_type_checks() -> None:
     queries = kusto_blocks(doc_text())
     assert len(queries) >= 3
     try:
-        with KustoChecker(schemas=APP_INSIGHTS_SCHEMAS) as checker:
+        with KustoChecker(schemas=APP_INSIGHTS_SCHEMAS | WORKSPACE_SCHEMAS) as checker:
             results = checker.check(queries)
     except KustoCheckerError as error:
         pytest.fail(f"the KQL check needs node and node_modules: {error}", pytrace=False)
@@ -86,6 +128,53 @@ def test_guide_names_what_the_template_defines(main_template: Template) -> None:
     for role_id in main_template.variable("roles").values():
         if role_id != "b86a8fe4-44ce-4948-aee5-eccb2c155cd7":  # the optional officer role, named only
             assert role_id in text, role_id
-    assert "73c42c96-874c-492b-b04d-ab87d138a893" in text  # Log Analytics Reader (the module)
+    # The custom role of the module: each of its actions, and the diagnostics parameter.
+    reader = load(main_template.path.parent / "modules" / "workspace-reader.bicep")
+    for action in reader.variable("readerActions"):
+        assert f"`{action}`" in text, action
+    assert "diagnosticsWorkspaceId" in text
     for parameter in re.findall(r"^\| `(\w+)` \|", text, flags=re.MULTILINE):
         assert parameter in main_template.parameters, f"the guide documents an unknown parameter {parameter}"
+
+
+def test_guide_checks_that_other_tables_are_refused() -> None:
+    text = doc_text()
+    commands = " ".join(shell_commands(text))
+    # Queried as the identity (a container instance carrying it), against the workspace: one of
+    # the three tables, then another table that must answer 403.
+    assert '--assign-identity "$(out identityResourceId)"' in commands
+    assert "SigninLogs | take 1" in commands
+    assert "SecurityEvent | take 1" in commands
+    assert re.search(r"\b403\b", text)
+
+
+def test_guide_fires_the_timer_on_the_templates_host_name() -> None:
+    text = doc_text()
+    assert "$(out functionAppHostName)" in text
+    # No host name built from the app's name: apps with a unique default host name have another.
+    assert not re.search(r"\$\{?\w+\}?\.azurewebsites\.net", text)
+    assert any("https://$APP_HOST/admin/functions/MfaRejectedTimer" in line for line in shell_commands(text))
+
+
+@pytest.mark.parametrize("source", ["README", "docs/deploy.md"])
+def test_secrets_are_set_only_after_a_deploy_that_grants_secrets_officer(source: str) -> None:
+    # A vault in RBAC mode refuses `az keyvault secret set` even to subscription Owners: whoever sets
+    # a secret must be Key Vault Secrets Officer, which the deployment grants to
+    # secretsOfficerPrincipalId. A guide that deploys must pass it before it sets a secret.
+    text = readme_deploy_section() if source == "README" else doc_text()
+    commands = shell_commands(text)
+    deploys = [i for i, command in enumerate(commands) if command.startswith("az deployment group create")]
+    sets = [i for i, command in enumerate(commands) if command.startswith("az keyvault secret set")]
+    for index in deploys:
+        assert "secretsOfficerPrincipalId=" in commands[index], commands[index]
+    if sets:
+        assert deploys, "a secret is set, but no deployment grants the right to"
+        assert min(deploys) < min(sets), "a secret is set before any deployment grants the right"
+
+
+def test_readme_sends_deployers_to_the_guide() -> None:
+    section = readme_deploy_section()
+    assert "(docs/deploy.md)" in section
+    assert "secretsOfficerPrincipalId" in section
+    # The README keeps no second, diverging copy of the steps.
+    assert not [command for command in shell_commands(section) if command.startswith("az ")]

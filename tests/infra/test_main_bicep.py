@@ -28,6 +28,7 @@ ROLE_IDS = {
 # Settings of the code that the template deliberately does not set, and why.
 LEFT_TO_DEFAULT = {
     "MFA_FIXTURES_DIR": "local fixture files only; in Azure MFA_SOURCE is loganalytics",
+    "MFA_FIXTURES_TIME_SHIFT": "local emulation of fixtures only; refused with MFA_SOURCE=loganalytics",
     "AzureWebJobsStorage": (
         "a connection string (it would carry the account key); in Azure the host and the state store "
         "use the identity-based AzureWebJobsStorage__* settings by design, and shared keys are disabled"
@@ -38,6 +39,7 @@ LEFT_TO_DEFAULT = {
 PLATFORM_SETTINGS = {
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
+    "AzureWebJobsFeatureFlags",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
@@ -48,6 +50,17 @@ AZURE_VALUES = {"MFA_SOURCE": "loganalytics", "MFA_STATE": "table"}
 
 IDENTITY_CLIENT_ID = "identity.properties.clientId"
 IDENTITY_PRINCIPAL_ID = "identity.properties.principalId"
+
+# The custom role on the Sentinel workspace: read it and query these three tables, nothing more.
+SENTINEL_READER_ACTIONS = [
+    "Microsoft.OperationalInsights/workspaces/read",
+    "Microsoft.OperationalInsights/workspaces/query/read",
+    "Microsoft.OperationalInsights/workspaces/query/SigninLogs/read",
+    "Microsoft.OperationalInsights/workspaces/query/IdentityInfo/read",
+    "Microsoft.OperationalInsights/workspaces/query/BehaviorAnalytics/read",
+]
+
+STORAGE_LOG_CATEGORIES = ["StorageRead", "StorageWrite", "StorageDelete"]
 
 
 def app_settings(template: Template) -> dict[str, Any]:
@@ -332,7 +345,7 @@ def test_no_secret_value_reaches_an_app_setting(main_template: Template) -> None
 def test_identity_has_exactly_the_expected_roles(main_template: Template) -> None:
     expected = {
         "storageBlobOwner": ("storage", "Storage Blob Data Owner"),
-        "storageTableContributor": ("storage", "Storage Table Data Contributor"),
+        "storageTableContributor": ("stateTable", "Storage Table Data Contributor"),
         "appInsightsPublisher": ("appInsights", "Monitoring Metrics Publisher"),
         "keyVaultSecretsUser": ("keyVault", "Key Vault Secrets User"),
     }
@@ -382,20 +395,117 @@ def test_workspace_reader_module_targets_the_sentinel_workspace(main_template: T
     assert render(app_settings(main_template)["LOG_ANALYTICS_WORKSPACE_ID"]) == "workspaceReader.outputs.customerId"
 
 
-def test_workspace_reader_grants_log_analytics_reader(reader_template: Template) -> None:
+def test_workspace_reader_defines_a_three_table_custom_role(reader_template: Template) -> None:
     assert reader_template.tree["globals"]["scope"]["value"] == "resourceGroup"
     workspace = reader_template.resources["workspace"]
     assert workspace["type"] == "Microsoft.OperationalInsights/workspaces"
     assert workspace["existing"] is True
+    definitions = reader_template.of_type("Microsoft.Authorization/roleDefinitions")
+    assert list(definitions) == ["readerRole"]
+    role = definitions["readerRole"]
+    assert reader_template.condition("readerRole") is None
+    # Deterministic name: one definition per workspace, updated in place by every redeploy.
+    assert role["name"] == "readerRoleName"
+    assert (
+        render(reader_template.variable("readerRoleName")) == "guid(workspace.id, mfa-rejected, sentinel-table-reader)"
+    )
+    properties = role["properties"]
+    assert properties["type"] == "CustomRole"
+    # Role names are unique in a tenant: the workspace's hash keeps two workspaces of one name apart.
+    assert properties["roleName"] == "mfa-rejected Sentinel reader (${workspaceName}, ${uniqueString(workspace.id)})"
+    # Table-level read access is granted with `actions` (Azure Monitor's documented custom role).
+    [permissions] = properties["permissions"]
+    assert permissions["actions"] == "readerActions"
+    assert reader_template.variable("readerActions") == SENTINEL_READER_ACTIONS
+    assert permissions["notActions"] == []
+    assert permissions["dataActions"] == []
+    assert permissions["notDataActions"] == []
+    assert not any("*" in action for action in SENTINEL_READER_ACTIONS)
+    # Custom roles cannot be made assignable on a single resource: the workspace's resource group.
+    assert [render(scope) for scope in properties["assignableScopes"]] == ["resource_group().id"]
+
+
+def test_workspace_reader_assigns_the_custom_role_on_the_workspace(reader_template: Template) -> None:
     (symbol, body), *others = role_assignments(reader_template).items()
     assert not others
+    assert symbol == "workspaceReader"
     assert body["scope"] == "workspace"
-    assert role_id(reader_template, body) == ROLE_IDS["Log Analytics Reader"]
+    assert render(body["properties"]["roleDefinitionId"]) == (
+        "subscription_resource_id(Microsoft.Authorization/roleDefinitions, readerRole.name)"
+    )
     assert body["properties"]["principalId"] == "principalId"
     assert body["properties"]["principalType"] == "ServicePrincipal"
-    assert render(body["name"]) == "guid(workspace.id, principalId, logAnalyticsReaderRoleId)"
-    assert render(reader_template.outputs["customerId"]["value"]) == "workspace.properties.customerId"
-    assert symbol == "workspaceReader"
+    assert render(body["name"]) == "guid(workspace.id, principalId, readerRoleName)"
+    outputs = {name: render(output["value"]) for name, output in reader_template.outputs.items()}
+    assert outputs == {
+        "customerId": "workspace.properties.customerId",
+        "workspaceResourceId": "workspace.id",
+        "roleAssignmentId": "workspaceReader.id",
+        "roleDefinitionId": "subscription_resource_id(Microsoft.Authorization/roleDefinitions, readerRole.name)",
+        "roleName": "readerRole.properties.roleName",
+    }
+
+
+def test_no_built_in_role_reads_the_whole_sentinel_workspace(infra_dir: Path) -> None:
+    # Log Analytics Reader (or Reader, Contributor...) would read every table of the workspace.
+    for path in sorted(infra_dir.rglob("*.bicep")):
+        text = path.read_text(encoding="utf-8")
+        assert ROLE_IDS["Log Analytics Reader"] not in text, path.name
+        assert "workspaces/query/*" not in text, path.name
+
+
+def test_state_table_role_is_on_the_state_table_only(main_template: Template) -> None:
+    body = main_template.resource("storageTableContributor")
+    assert body["scope"] == "stateTable"
+    assert main_template.resources["stateTable"]["type"] == "Microsoft.Storage/storageAccounts/tableServices/tables"
+    table_roles = [
+        symbol
+        for symbol, assignment in role_assignments(main_template).items()
+        if role_id(main_template, assignment) == ROLE_IDS["Storage Table Data Contributor"]
+    ]
+    assert table_roles == ["storageTableContributor"]
+    # The host's diagnostic events would need table rights on the whole account: they are off.
+    assert app_settings(main_template)["AzureWebJobsFeatureFlags"] == "DisableDiagnosticEventLogging"
+
+
+# --- audit logs -------------------------------------------------------------------------------
+
+
+def diagnostic_settings(template: Template) -> dict[str, dict[str, Any]]:
+    return template.of_type("Microsoft.Insights/diagnosticSettings")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "scope", "categories"),
+    [
+        ("keyVaultDiagnostics", "keyVault", ["AuditEvent"]),
+        ("tableDiagnostics", "tableService", STORAGE_LOG_CATEGORIES),
+        ("blobDiagnostics", "blobService", STORAGE_LOG_CATEGORIES),
+    ],
+)
+def test_audit_logs_go_to_the_diagnostics_workspace(
+    main_template: Template, symbol: str, scope: str, categories: list[str]
+) -> None:
+    body = diagnostic_settings(main_template)[symbol]
+    assert main_template.condition(symbol) is None
+    assert body["scope"] == scope
+    assert body["properties"]["workspaceId"] == "diagnosticsWorkspace"
+    logs = body["properties"]["logs"]
+    logs = main_template.variable(logs) if isinstance(logs, str) else logs
+    assert [entry["category"] for entry in logs] == categories
+    assert all(entry["enabled"] is True for entry in logs)
+
+
+def test_every_diagnostic_setting_is_tested(main_template: Template) -> None:
+    assert set(diagnostic_settings(main_template)) == {"keyVaultDiagnostics", "tableDiagnostics", "blobDiagnostics"}
+
+
+def test_diagnostics_workspace_defaults_to_the_functions_own(main_template: Template) -> None:
+    assert main_template.resolve("diagnosticsWorkspaceId") == ""
+    assert render(main_template.variable("diagnosticsWorkspace")) == (
+        "empty(diagnosticsWorkspaceId) ? functionLogs.id : diagnosticsWorkspaceId"
+    )
+    assert render(main_template.outputs["diagnosticsWorkspaceResourceId"]["value"]) == "diagnosticsWorkspace"
 
 
 # --- app settings against shared/settings.py --------------------------------------------------

@@ -548,3 +548,81 @@ def test_results_are_timezone_aware_utc(workspace: LogAnalyticsServer) -> None:
     workspace.load({SIGNIN_TABLE: [signin(minute=15.5)]})
     [row] = source_for(workspace).read(ReadRequest.same(HOUR)).signins
     assert row["TimeGenerated"] == datetime(2026, 11, 28, 9, 15, 30, tzinfo=UTC)
+
+
+# --- dynamic cells: JSON text, decoded once --------------------------------------------------------
+
+# (value as ingested, Tags as read when the workspace types Tags dynamic, GroupMembership as read).
+# Tags is a string column in the reference schema: a dynamic one reads as its tostring text, except
+# an array, which the rule then treats as dynamic (kql-semantics.md, "Input columns and types").
+DYNAMIC_CASES: dict[str, tuple[Any, Any, Any]] = {
+    "string": ("Contractor", "Contractor", "Contractor"),
+    "string-that-starts-like-an-array": ("[not json", "[not json", "[not json"),
+    "integer": (5, "5", 5),
+    "real": (2.5, "2.5", 2.5),
+    "boolean": (True, "true", True),
+    "null": (None, "", None),
+    "array": (["VIP", "Finance"], ["VIP", "Finance"], ["VIP", "Finance"]),
+    "object": ({"level": "high"}, '{"level":"high"}', {"level": "high"}),
+}
+
+
+@pytest.fixture(scope="module")
+def dynamic_tags_server() -> Iterator[LogAnalyticsServer]:
+    # Some workspaces type IdentityInfo.Tags dynamic; the service then sends each cell as JSON text.
+    with LogAnalyticsServer(column_types={IDENTITY_TABLE: {"Tags": "dynamic"}}) as running:
+        yield running
+
+
+def _dynamic_tables() -> dict[str, list[dict[str, Any]]]:
+    upns = {case: f"{case}@contoso.com" for case in DYNAMIC_CASES}
+    return {
+        SIGNIN_TABLE: [signin(upn) for upn in upns.values()],
+        IDENTITY_TABLE: [
+            identity(upns[case], tags=value, groups=value) for case, (value, _, _) in DYNAMIC_CASES.items()
+        ],
+    }
+
+
+def _response_file(server: LogAnalyticsServer, directory: Path, table: str) -> None:
+    """The workspace's own answer to ``<table>`` (every column, typed), saved as a response fixture."""
+    body = json.dumps({"query": table, "timespan": f"{HOUR.start.isoformat()}/{HOUR.end.isoformat()}"}).encode()
+    status, _, payload = server.answer(
+        f"/v1/workspaces/{server.workspace_id}/query", {"Authorization": "Bearer x"}, body
+    )
+    assert status == 200
+    (directory / f"{table}.json").write_text(json.dumps(payload), encoding="utf-8")
+
+
+def test_dynamic_cells_are_decoded_once_from_the_live_api(dynamic_tags_server: LogAnalyticsServer) -> None:
+    dynamic_tags_server.reset()
+    dynamic_tags_server.load(_dynamic_tables())
+    tables = source_for(dynamic_tags_server).read(ReadRequest.same(HOUR))
+    read = {row["AccountUPN"].split("@")[0]: row for row in tables.identities}
+    assert set(read) == set(DYNAMIC_CASES)
+    for case, (_, tags, groups) in DYNAMIC_CASES.items():
+        assert (case, read[case]["Tags"]) == (case, tags)
+        assert (case, read[case]["GroupMembership"]) == (case, groups)
+
+
+def test_response_fixtures_live_api_and_data_exports_agree_on_dynamic_cells(
+    dynamic_tags_server: LogAnalyticsServer, tmp_path: Path
+) -> None:
+    dynamic_tags_server.reset()
+    tables = _dynamic_tables()
+    dynamic_tags_server.load(tables)
+    with source_for(dynamic_tags_server) as live_source:
+        live = live_source.read(ReadRequest.same(HOUR))
+    responses = tmp_path / "responses"
+    responses.mkdir()
+    for table in COLUMNS:
+        _response_file(dynamic_tags_server, responses, table)
+    assert '"\\"Contractor\\""' in (responses / f"{IDENTITY_TABLE}.json").read_text(encoding="utf-8")
+    from_responses = FixtureSource(responses).read(ReadRequest.same(HOUR))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    from_exports = FixtureSource(write_fixtures(exports, tables)).read(ReadRequest.same(HOUR))
+    assert_live_equals_fixtures(live, from_responses)
+    assert_live_equals_fixtures(live, from_exports)
+    [row] = [r for r in from_responses.identities if r["AccountUPN"] == "string@contoso.com"]
+    assert row["Tags"] == "Contractor"

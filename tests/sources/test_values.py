@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from shared.sources.values import (
     CellError,
+    api_row,
     normalise_row,
     parse_bool,
     parse_datetime,
@@ -101,3 +103,39 @@ def test_normalise_row_names_the_bad_column_and_fills_absent_ones() -> None:
     with pytest.raises(CellError, match="column Score: expected an integer") as caught:
         normalise_row({"Score": "x"}, schema)
     assert caught.value.column == "Score"
+
+
+# --- query-API rows: a column typed dynamic holds JSON text, decoded exactly once ------------------
+
+API_SCHEMA = {"Tags": "string_or_dynamic", "GroupMembership": "dynamic", "JobTitle": "string"}
+
+
+@pytest.mark.parametrize(
+    ("text", "as_tags", "as_dynamic"),
+    [
+        ('"Contractor"', "Contractor", "Contractor"),
+        ('"[VIP]"', "[VIP]", "[VIP]"),  # a string, never parsed a second time
+        ('"[\\"VIP\\"]"', '["VIP"]', '["VIP"]'),  # the string holding array text stays that string
+        ("5", "5", 5),
+        ("-2.5", "-2.5", -2.5),
+        ("true", "true", True),
+        ("false", "false", False),
+        ("null", "", None),
+        ('["VIP","Finance"]', ["VIP", "Finance"], ["VIP", "Finance"]),
+        ('{"level":"high"}', '{"level":"high"}', {"level": "high"}),
+        ("not json", "not json", "not json"),  # not JSON: the text as it came
+        ("", "", None),
+        ("[" * 5000, "[" * 5000, "[" * 5000),  # too deep for json to parse: the text as it came
+    ],
+)
+def test_api_rows_decode_dynamic_cells_once(text: str, as_tags: Any, as_dynamic: Any) -> None:
+    raw = api_row(["Tags", "GroupMembership", "JobTitle"], ["dynamic", "dynamic", "string"], [text, text, text])
+    row = normalise_row(raw, API_SCHEMA)
+    assert row["Tags"] == as_tags
+    assert row["GroupMembership"] == as_dynamic
+    assert row["JobTitle"] == text  # a string column is never decoded
+
+
+def test_api_rows_leave_untyped_and_non_text_cells_to_the_schema() -> None:
+    raw = api_row(["Tags", "GroupMembership"], [None, "dynamic"], ['["VIP"]', ["IT"]])
+    assert normalise_row(raw, API_SCHEMA) == {"Tags": ["VIP"], "GroupMembership": ["IT"], "JobTitle": ""}
