@@ -192,9 +192,7 @@ def _detect(args: argparse.Namespace, out: TextIO) -> int:
     try:
         tables = source.read(request)
     finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
+        source.close()
     cutoff = settings.risk_score_cutoff if args.risk_score_cutoff is None else args.risk_score_cutoff
     rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=cutoff)
     text = (rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n"

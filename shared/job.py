@@ -61,9 +61,7 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
         )
     finally:
         state.close()
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
+        source.close()
 
 
 def _shift_for_emulation(source: DataSource, state: StateStore, settings: Settings, *, now: datetime) -> timedelta:

@@ -33,10 +33,17 @@ def is_loopback_url(url: str) -> bool:
     return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
-def parse_http_url(url: str, *, not_absolute: str = "must be an absolute http(s) URL") -> httpx.URL:
-    """``url`` as httpx will send to it, or ``ValueError`` saying what is wrong without quoting it
-    (webhook URLs carry their credential); ``not_absolute`` is the message for a URL without
-    scheme or host."""
+def check_http_url(url: str, *, secret: bool) -> httpx.URL:
+    """The one check of a URL the product sends to (a webhook, the Log Analytics endpoint): ``url``
+    as httpx will send to it, or ``ValueError`` saying what is wrong. It must be absolute https,
+    or plain http to a loopback host (local runs and tests). With ``secret`` (webhook URLs carry
+    their credential), a message shows the host at most, never the URL."""
+    if url.startswith("@Microsoft.KeyVault("):
+        # App Service leaves the reference text in place when it cannot resolve it.
+        raise ValueError(
+            "is an unresolved Key Vault reference: set the secret in the vault, and check that the app's identity "
+            "has Key Vault Secrets User on it"
+        )
     for position, char in enumerate(url):
         if char.isspace() or not char.isprintable():
             raise ValueError(
@@ -48,26 +55,13 @@ def parse_http_url(url: str, *, not_absolute: str = "must be an absolute http(s)
     except Exception as error:  # httpx.InvalidURL, or an IDNA error for a malformed host name
         raise ValueError(f"is not a URL that can be sent to ({type(error).__name__})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(not_absolute)
+        raise ValueError("must be an absolute https URL such as https://host/path (plain http only for loopback hosts)")
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         raise ValueError(f"port {parsed.port} is out of range (1-65535)")
-    return parsed
-
-
-def _require_https(url: str, *, secret: bool) -> str:
-    if url.startswith("@Microsoft.KeyVault("):
-        # App Service leaves the reference text in place when it cannot resolve it.
-        raise ValueError(
-            "is an unresolved Key Vault reference: set the secret in the vault, and check that the app's identity "
-            "has Key Vault Secrets User on it"
-        )
-    parsed = parse_http_url(
-        url, not_absolute="must be an absolute https URL such as https://host/path (plain http only for loopback hosts)"
-    )
-    shown = f"{parsed.scheme}://{parsed.host}" if secret else url
     if parsed.scheme != "https" and parsed.host not in LOOPBACK_HOSTS:
-        raise ValueError(f"must use https (plain http is allowed only for loopback hosts), got {shown}")
-    return url
+        shown_as = f"host {parsed.host}" if secret else url
+        raise ValueError(f"must use https (plain http only for loopback hosts), got {shown_as}")
+    return parsed
 
 
 # NCRONTAB as the Functions host reads a timer schedule (the NCrontab library, six fields with
@@ -191,16 +185,18 @@ class Settings(BaseSettings):
     storage_table_service_uri: str | None = Field(None, alias="AzureWebJobsStorage__tableServiceUri")
 
     @field_validator(
-        "workspace_id", "azure_client_id", "storage_account_name", "storage_table_service_uri", mode="before"
+        "workspace_id",
+        "azure_client_id",
+        "storage_account_name",
+        "storage_table_service_uri",
+        "teams_webhook_url",
+        "webhook_url",
+        "webhook_secret",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # Azure app settings cannot be deleted from a Bicep template, only emptied.
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("teams_webhook_url", "webhook_url", "webhook_secret", mode="before")
-    @classmethod
-    def _blank_secret_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("fixtures_time_shift", mode="before")
@@ -221,13 +217,14 @@ class Settings(BaseSettings):
     @field_validator("la_endpoint")
     @classmethod
     def _endpoint_is_https(cls, value: str) -> str:
-        return _require_https(value, secret=False).rstrip("/")
+        check_http_url(value, secret=False)
+        return value.rstrip("/")
 
     @field_validator("teams_webhook_url", "webhook_url")
     @classmethod
     def _webhook_is_https(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            _require_https(value.get_secret_value(), secret=True)
+            check_http_url(value.get_secret_value(), secret=True)
         return value
 
     @field_validator("webhook_secret")

@@ -37,6 +37,7 @@ class MemorySource:
     fail: Callable[[ReadRequest], str | None] = lambda request: None
     reads: list[ReadRequest] = field(default_factory=list)
     before_read: Callable[[], None] | None = None
+    closed: bool = False
 
     def read(self, request: ReadRequest) -> Tables:
         self.reads.append(request)
@@ -53,6 +54,9 @@ class MemorySource:
             behaviors=[r for r in self.behaviors if _within(request.behaviors, r) and candidates.may_score(r)],
             scanned={"SigninLogs": len(self.signins)},
         )
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def _within(window: Window | None, row: Row) -> bool:

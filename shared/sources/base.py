@@ -15,3 +15,7 @@ class DataSource(Protocol):
         be had; never returns partial data as if it were complete.
         """
         ...
+
+    def close(self) -> None:
+        """Release what the source holds (HTTP connections, credentials); nothing for files."""
+        ...

@@ -122,6 +122,9 @@ class FixtureSource:
         logger.debug("read fixtures from %s: %s", directory, scanned)
         return Tables(signins=signins, identities=identities, behaviors=behaviors, scanned=scanned)
 
+    def close(self) -> None:
+        """Nothing to release: each read opens and closes its files."""
+
     def _rows(
         self,
         path: Path,

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
 from azure.identity import DefaultAzureCredential
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult
@@ -35,6 +34,7 @@ from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SCHEMAS, SIGNIN_TABLE,
 from shared.settings import PUBLIC_LA_ENDPOINT, is_loopback_url
 from shared.sources import la_queries
 from shared.sources.la_queries import Batching
+from shared.sources.placeholder_credential import PlaceholderCredential
 from shared.sources.values import CellError, api_row, normalise_row
 
 if TYPE_CHECKING:
@@ -59,13 +59,6 @@ _RETRY_METHODS: Final = frozenset({"POST", "GET", "HEAD"})
 # nesting) and builds its models from what it finds (TypeError, KeyError, AttributeError ... for
 # JSON of another shape). The same errors from the result's tables and rows.
 _UNREADABLE: Final = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
-
-
-class PlaceholderCredential:
-    """A token credential for a loopback test server, which checks no token. Never used elsewhere."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("loopback-placeholder-token", int(time.time()) + 3600)
 
 
 class LogAnalyticsSource:

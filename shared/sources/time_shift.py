@@ -70,9 +70,7 @@ class TimeShiftedSource:
         )
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        self.inner.close()
 
     @staticmethod
     def _moved(window: Window | None, by: timedelta) -> Window | None:

@@ -321,7 +321,7 @@ def test_any_exception_in_a_delivery_is_a_delivery_error() -> None:
         ("https://hooks.example.org:99999/h", "port 99999 is out of range"),
         ("https://hooks.exa\tmple.org/h", "(U+0009)"),
         ("https://[::1/h", "is not a URL that can be sent to (InvalidURL)"),
-        ("https:///no-host", "must be an absolute http(s) URL"),
+        ("https:///no-host", "must be an absolute https URL"),
     ],
 )
 def test_urls_httpx_would_refuse_are_a_config_error_naming_the_setting(url: str, problem: str) -> None:

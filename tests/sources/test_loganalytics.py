@@ -28,7 +28,8 @@ from shared.settings import load_settings
 from shared.sources import la_queries
 from shared.sources.fixtures import FixtureSource, read_records
 from shared.sources.la_queries import Batching
-from shared.sources.loganalytics import LogAnalyticsSource, PlaceholderCredential
+from shared.sources.loganalytics import LogAnalyticsSource
+from shared.sources.placeholder_credential import PlaceholderCredential
 from tests.builders import DECLINED, T0, at, behavior, identity, signin
 from tests.harness.la_server import WORKSPACE_SCHEMAS, Fault, LogAnalyticsServer
 from tests.strategies import tables as adversarial_tables
