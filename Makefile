@@ -43,7 +43,7 @@ card-docs:
 
 sample: $(VENV)/.dev
 	$(BIN)/python tools/generate_tenant.py --sample --out sample_data
-	$(BIN)/python -m bench.duckdb_rule sample_data --write-expected sample_data/expected.json
+	$(BIN)/python -m tests.oracle.sql_port sample_data --write-expected sample_data/expected.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -24,20 +24,20 @@ def canonical_value(value: Any) -> Any:
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, list | tuple | set | frozenset):
-        return sorted({json.dumps(item, sort_keys=True, ensure_ascii=False) for item in value})
+        return sorted({json.dumps(item, sort_keys=True, ensure_ascii=True) for item in value})
     return value
 
 
 def canonical_rows(rows: Iterable[Mapping[str, Any]]) -> list[CanonicalRow]:
     """Every row as its output columns' canonical values, the rows sorted (as JSON text)."""
     converted = [[canonical_value(row.get(column)) for column in OUTPUT_COLUMNS] for row in rows]
-    return sorted(converted, key=lambda row: json.dumps(row, sort_keys=True, ensure_ascii=False))
+    return sorted(converted, key=lambda row: json.dumps(row, sort_keys=True, ensure_ascii=True))
 
 
 def differences(ours: Sequence[CanonicalRow], theirs: Sequence[CanonicalRow], *, limit: int = 3) -> list[str]:
     """A few human-readable differences between two canonical results (empty when equal)."""
-    mine = {json.dumps(row, ensure_ascii=False) for row in ours}
-    other = {json.dumps(row, ensure_ascii=False) for row in theirs}
+    mine = {json.dumps(row, ensure_ascii=True) for row in ours}
+    other = {json.dumps(row, ensure_ascii=True) for row in theirs}
     found = []
     if len(ours) != len(theirs):
         found.append(f"{len(ours)} rows against {len(theirs)}")

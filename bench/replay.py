@@ -4,7 +4,7 @@
     python -m bench.replay duckdb DIR --start ISO --end ISO [--rows-out FILE]
 
 ``ours`` is the product's path (``FixtureSource(DIR).read`` then ``detect``); ``duckdb`` is the SQL
-oracle (``bench.duckdb_rule.run_rule``: ``read_json`` plus ``rule.sql``). Prints one JSON object:
+oracle (``tests.oracle.sql_port.run_rule``: ``read_json`` plus ``rule.sql``). Prints one JSON object:
 ``seconds`` (the replay, in-process, after imports), ``rows``, ``peak_rss_bytes`` (VmHWM of this
 process: the interpreter, the imports and the replay) and, with ``--rows-out``, writes the rows in
 canonical form (``bench.canonical``) to FILE. A fresh process per replay is what makes the peak
@@ -41,7 +41,7 @@ def peak_rss_bytes() -> int:
 # library alone is tens of MB).
 _MODULES = {
     "ours": ("shared.detection", "shared.models", "shared.sources.fixtures"),
-    "duckdb": ("bench.duckdb_rule",),
+    "duckdb": ("tests.oracle.sql_port",),
 }
 
 
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = replay(args.engine, args.directory, start=args.start, end=args.end)
     seconds = time.perf_counter() - began
     if args.rows_out is not None:
-        args.rows_out.write_text(json.dumps(canonical_rows(rows), ensure_ascii=False), encoding="utf-8")
+        args.rows_out.write_text(json.dumps(canonical_rows(rows), ensure_ascii=True), encoding="utf-8")
     report = {"engine": args.engine, "seconds": seconds, "rows": len(rows), "peak_rss_bytes": peak_rss_bytes()}
     print(json.dumps(report))
     return 0

@@ -103,7 +103,7 @@ class Report:
                 ),
                 (
                     "1",
-                    "the same files in DuckDB (read_json + bench/rule.sql)",
+                    "the same files in DuckDB (read_json + tests/oracle/rule.sql)",
                     f"{r.duckdb.median:.2f} s ({spread(r.duckdb.seconds)})",
                     "",
                 ),

@@ -1,4 +1,4 @@
-"""The few KQL primitives the rule needs, each with Kusto's exact semantics (kql-semantics.md).
+"""The few KQL primitives the rule needs, each with Kusto's exact semantics (docs/rule-semantics.md).
 
 Every function here is pure and small; ``tests/test_kql.py`` holds a table of cases for each.
 Points the Kusto docs leave open are decided in the "OPEN" section at the bottom, and nowhere else.
@@ -288,7 +288,7 @@ def _by(column: str) -> Callable[[Row], Any]:
 
 
 # --- OPEN -------------------------------------------------------------------------------------
-# The points kql-semantics.md marks OPEN (the Kusto docs leave them undefined), decided here and
+# The points docs/rule-semantics.md marks OPEN (the Kusto docs leave them undefined), decided here and
 # nowhere else. Golden tests do not depend on them; tests/test_kql.py pins each decision.
 
 # `ResultType == 500121` with non-canonical text ("0500121", " 500121"): no match.

@@ -15,7 +15,7 @@ SIGNIN_TABLE: Final = "SigninLogs"
 IDENTITY_TABLE: Final = "IdentityInfo"
 BEHAVIOR_TABLE: Final = "BehaviorAnalytics"
 
-# The columns the rule reads, with their Kusto types (kql-semantics.md, "Input columns and types").
+# The columns the rule reads, with their Kusto types (docs/rule-semantics.md, "Input columns and types").
 # "string_or_dynamic" is IdentityInfo.Tags: a string in the reference schema, but some workspaces
 # hold a JSON array there, which is then treated as dynamic.
 SCHEMAS: Final[dict[str, dict[str, str]]] = {
@@ -57,7 +57,7 @@ REQUIRED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     BEHAVIOR_TABLE: ("TimeGenerated", "ActivityType", "SourceIPAddress", "UserName", "InvestigationPriority"),
 }
 
-# The rule's 16 output columns, in the order Kusto returns them (kql-semantics.md, "Output").
+# The rule's 16 output columns, in the order Kusto returns them (docs/rule-semantics.md, "Output").
 OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
     "UserPrincipalName",
     "UserId",

@@ -3,15 +3,24 @@ file for SQLite) that the store contract and the runner tests both run against."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
 
+from shared.detection import detect
+from shared.models import ReadRequest, Window
+from shared.sources.fixtures import FixtureSource
 from shared.state import SqliteStateStore, StateStore
 from shared.state.tables import TableStateStore
+from tests.builders import behavior
 from tests.harness.azurite import Azurite, AzuriteError, run_azurite, unique_table_name
+from tests.oracle import sql_port, verbatim_kql
+from tests.oracle.files import write_tables
 
 StoreFactory = Callable[[], StateStore]
 
@@ -57,3 +66,66 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
 @pytest.fixture
 def store(open_store: StoreFactory) -> StateStore:
     return open_store()
+
+
+# --- the rule, by each of its three implementations ---------------------------------------------
+
+
+def run_product(
+    directory: Path,
+    *,
+    fmt: str = "jsonl",
+    cutoff: int = 3,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The product on fixture files: FixtureSource (every line parsed) + detect, rows shaped as the
+    oracles shape theirs (arrays sorted, rows in sort_key order)."""
+    window = Window(start, end) if start is not None else None
+    del fmt  # FixtureSource tells the format by the file extension
+    tables = FixtureSource(directory, strict=True).read(ReadRequest.same(window))
+    rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=cutoff)
+    shaped = [{k: sorted(v, key=json.dumps) if isinstance(v, list) else v for k, v in row.items()} for row in rows]
+    return sorted(shaped, key=sql_port.sort_key)
+
+
+# "product": shared.detection; "sql": the hand-written DuckDB SQL port (tests/oracle/rule.sql);
+# "kql": the rule's verbatim KQL text run by duckdb-kql (tests/oracle/verbatim_kql.py).
+RULE_IMPLEMENTATIONS: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "product": run_product,
+    "sql": sql_port.run_rule,
+    "kql": verbatim_kql.run_rule,
+}
+
+
+class Rule:
+    """One implementation of the rule, run on tables written as jsonl fixture files."""
+
+    def __init__(self, name: str, tmp_path: Path) -> None:
+        self.name = name
+        self.on_files = RULE_IMPLEMENTATIONS[name]
+        self._tmp_path = tmp_path
+        self._cases = 0
+
+    def __call__(
+        self,
+        signins: list[dict[str, Any]],
+        identities: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        behaviors: list[dict[str, Any]] | None = None,
+        *,
+        cutoff: int = 3,
+        **window: Any,
+    ) -> list[dict[str, Any]]:
+        """The rule's rows; ``behaviors`` defaults to one matching UEBA row of score 5."""
+        behaviors = [behavior()] if behaviors is None else behaviors
+        self._cases += 1
+        directory = write_tables(
+            self._tmp_path / f"case{self._cases}", signins=signins, identities=identities, behaviors=behaviors
+        )
+        return self.on_files(directory, cutoff=cutoff, **window)
+
+
+@pytest.fixture(params=list(RULE_IMPLEMENTATIONS))
+def rule(request: pytest.FixtureRequest, tmp_path: Path) -> Rule:
+    """Every implementation of the rule in turn, so that each named case holds for all of them."""
+    return Rule(request.param, tmp_path)

@@ -87,7 +87,7 @@ def test_alert_id_ignores_late_enrichment_and_scores() -> None:
 
 
 def test_two_identityinfo_spellings_of_one_user_are_two_per_row_alerts() -> None:
-    # kql-semantics: IdentityInfo "John@x.com" and "john@x.com" emit the sign-in row twice.
+    # docs/rule-semantics.md: IdentityInfo "John@x.com" and "john@x.com" emit the sign-in row twice.
     upper = {**result_row("john@x.com"), "AccountUPN": "John@x.com"}
     lower = result_row("john@x.com")
 

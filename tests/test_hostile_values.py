@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 
-from bench.duckdb_rule import run_rule
 from shared.cli import main, render_table
 from shared.detection import detect
 from shared.models import OUTPUT_COLUMNS, ReadRequest, Window
 from shared.serialise import jsonable
 from shared.sources.fixtures import FixtureSource
 from tests.builders import DECLINED
+from tests.oracle.sql_port import run_rule
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

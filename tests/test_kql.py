@@ -1,4 +1,4 @@
-"""Each KQL primitive against a table of cases from kql-semantics.md."""
+"""Each KQL primitive against a table of cases from docs/rule-semantics.md."""
 
 from __future__ import annotations
 

@@ -555,7 +555,7 @@ def test_results_are_timezone_aware_utc(workspace: LogAnalyticsServer) -> None:
 
 # (value as ingested, Tags as read when the workspace types Tags dynamic, GroupMembership as read).
 # Tags is a string column in the reference schema: a dynamic one reads as its tostring text, except
-# an array, which the rule then treats as dynamic (kql-semantics.md, "Input columns and types").
+# an array, which the rule then treats as dynamic (docs/rule-semantics.md, "Input columns and types").
 DYNAMIC_CASES: dict[str, tuple[Any, Any, Any]] = {
     "string": ("Contractor", "Contractor", "Contractor"),
     "string-that-starts-like-an-array": ("[not json", "[not json", "[not json"),

@@ -1,4 +1,4 @@
-"""Hand-placed rows for the bundled sample: each case is one of kql-semantics.md's "consequences
+"""Hand-placed rows for the bundled sample: each case is one of docs/rule-semantics.md's "consequences
 that surprise people", spelled as real rows of all three tables.
 
 The people are the Microsoft 365 demo-tenant names, so they never collide with generated users.

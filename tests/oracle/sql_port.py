@@ -1,12 +1,17 @@
-"""The rule as DuckDB SQL over the fixture files: an independent oracle for ``shared.detection``.
+"""The rule as DuckDB SQL over the fixture files: a hand-written oracle for ``shared.detection``.
 
-``bench/rule.sql`` holds the rule; this module turns the three fixture files of a directory into
-the views the SQL reads (``signin_rows``, ``identity_rows``, ``behavior_rows``), in Kusto's value
-model, and runs it. It imports nothing from the product on purpose: the benchmark compares the two
-implementations' speed and rows, and ``sample_data/expected.json`` is computed here.
+``rule.sql`` (beside this file) holds the rule, written from docs/rule-semantics.md; this module turns
+the three fixture files of a directory into the views the SQL reads (``signin_rows``,
+``identity_rows``, ``behavior_rows``), in Kusto's value model, and runs it. It imports nothing
+from the product (``shared``): it has its own output column names and its own JSON conversion
+(tests/oracle/test_oracles.py checks the names against the product's). The benchmark runs it as
+the product's peer, and ``sample_data/expected.json`` is computed here.
 
-    python -m bench.duckdb_rule sample_data                      # print the result rows as JSON
-    python -m bench.duckdb_rule sample_data --write-expected sample_data/expected.json
+It is one reading of the rule, as the product is; ``tests/oracle/verbatim_kql.py`` is the third
+implementation, which runs the rule's own KQL text.
+
+    python -m tests.oracle.sql_port sample_data                  # print the result rows as JSON
+    python -m tests.oracle.sql_port sample_data --write-expected sample_data/expected.json
 """
 
 from __future__ import annotations
@@ -22,12 +27,29 @@ from typing import Any, Final
 
 import duckdb
 
-from shared.models import OUTPUT_COLUMNS
-from shared.serialise import jsonable
-
 logger = logging.getLogger(__name__)
 
 RULE_SQL: Final = Path(__file__).with_name("rule.sql")
+
+# The rule's 16 output columns, in order (the product's are checked equal in the tests).
+OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
+    "UserPrincipalName",
+    "UserId",
+    "AADTenantId",
+    "FailedIPAddress",
+    "StartTime",
+    "EndTIme",  # sic: the rule spells it with a capital I
+    "Name",
+    "UPNSuffix",
+    "AccountUPN",
+    "Tags",
+    "GroupMembership",
+    "AssignedRoles",
+    "UserType",
+    "UserAccountControl",
+    "MaxInvestigationScore",
+    "UEBARiskScore",
+)
 
 DATETIME_COLUMNS: Final = ("StartTime", "EndTIme")
 DYNAMIC_COLUMNS: Final = ("Tags", "GroupMembership", "AssignedRoles", "UserType", "UserAccountControl")
@@ -274,7 +296,8 @@ def connect(
 
 
 def _element_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    # ensure_ascii: a lone surrogate (from a "\\ud800" escape in the data) stays an escape.
+    return json.dumps(value, sort_keys=True, ensure_ascii=True)
 
 
 def _row(values: Sequence[Any]) -> dict[str, Any]:
@@ -316,41 +339,33 @@ def run_rule(
     return sorted((_row(values) for values in rows), key=sort_key)
 
 
-# --- JSON output and fixture writing -----------------------------------------------------------
+# --- JSON output ---------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    # Datetimes as ISO 8601 UTC with six fraction digits and "Z" (as the product prints them).
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def to_json_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Result rows as JSON-ready dicts (as ``python -m shared detect`` prints them), columns in output order."""
-    return [jsonable({column: row[column] for column in OUTPUT_COLUMNS}) for row in rows]
+    return [_jsonable({column: row[column] for column in OUTPUT_COLUMNS}) for row in rows]
+
+
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """JSON text that is always valid UTF-8: every non-ASCII character as its ``\\uXXXX`` escape,
+    so a lone surrogate in the data is written as an escape instead of failing to encode."""
+    return json.dumps(value, indent=indent, ensure_ascii=True)
 
 
 def expected_json(rows: Iterable[Mapping[str, Any]]) -> str:
-    return json.dumps(to_json_rows(rows), indent=2, ensure_ascii=False) + "\n"
-
-
-def _fixture_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        # Log Analytics export style: seven fraction digits.
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-    return value
-
-
-def write_tables(
-    directory: Path | str,
-    *,
-    signins: Iterable[Mapping[str, Any]] = (),
-    identities: Iterable[Mapping[str, Any]] = (),
-    behaviors: Iterable[Mapping[str, Any]] = (),
-) -> Path:
-    """Write normalised rows (column -> value, datetimes as ``datetime``) as jsonl fixture files."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for table, rows in (("SigninLogs", signins), ("IdentityInfo", identities), ("BehaviorAnalytics", behaviors)):
-        with (directory / f"{table}.jsonl").open("w", encoding="utf-8", newline="") as handle:
-            for row in rows:
-                record = {column: _fixture_value(value) for column, value in row.items()}
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return directory
+    return json_text(to_json_rows(rows), indent=2) + "\n"
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -362,7 +377,7 @@ def _instant(text: str) -> datetime:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.duckdb_rule", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tests.oracle.sql_port", description=__doc__.splitlines()[0])
     p.add_argument("directory", type=Path, help="directory holding SigninLogs/IdentityInfo/BehaviorAnalytics files")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default="jsonl")
     p.add_argument("--cutoff", type=int, default=3, help="riskScoreCutoff (default 3)")

@@ -1,7 +1,7 @@
 -- "MFA Rejected by User" v2.0.4 as DuckDB SQL: an independent oracle for shared/detection.py.
 --
--- Written from ../shared/spec/kql-semantics.md without looking at the Python port. Input: three
--- views made by bench/duckdb_rule.py over the fixture files, already in Kusto's value model:
+-- Written from the rule semantics (now docs/rule-semantics.md) without looking at the Python port. Input: three
+-- views made by tests/oracle/sql_port.py over the fixture files, already in Kusto's value model:
 --   signin_rows   (TimeGenerated TIMESTAMP, ResultType JSON, Status JSON, UserPrincipalName,
 --                  UserId, AADTenantId, IPAddress VARCHAR)
 --   identity_rows (file_order BIGINT, TimeGenerated TIMESTAMP, AccountUPN VARCHAR, Tags JSON,
