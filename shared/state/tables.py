@@ -213,12 +213,9 @@ class TableStateStore:
         next_attempt = utc(now, name="now") + lease
         changes = {"attempts": item.attempts + 1, "next_attempt_at": to_text(next_attempt, name="now + lease")}
         with self._storage("claiming an outbox item"):
-            try:
-                metadata = self._merge(item, changes, etag=item.version)
-            except (ResourceModifiedError, ResourceNotFoundError) as error:
-                if _table_missing(error):
-                    raise
-                return None
+            metadata = self._merge_if_unchanged(item, changes, etag=item.version)
+        if metadata is None:
+            return None
         return replace(item, attempts=item.attempts + 1, next_attempt_at=next_attempt, version=metadata["etag"])
 
     def mark_delivered(self, item: OutboxItem, *, at: datetime) -> None:
@@ -226,18 +223,11 @@ class TableStateStore:
         etag = item.version
         with self._storage("marking an outbox item delivered"):
             for _ in range(_DELIVERED_RETRIES):
-                try:
-                    self._merge(item, changes, etag=etag)
+                if self._merge_if_unchanged(item, changes, etag=etag) is not None:
                     return
-                except (ResourceModifiedError, ResourceNotFoundError) as error:
-                    if _table_missing(error):
-                        raise
-                try:
-                    current = self._table.get_entity(OUTBOX, _row_key(item.alert_id, item.sink))
-                except ResourceNotFoundError as error:
-                    if _table_missing(error):
-                        raise
-                    raise StateConflictError(missing_message(item)) from None
+                current = self._current(item)
+                if current is None:
+                    raise StateConflictError(missing_message(item))
                 if current["status"] == "delivered":
                     return
                 etag = current.metadata["etag"]
@@ -359,19 +349,13 @@ class TableStateStore:
         """``item`` (dead when read) pending again, or None when it is no longer dead or is gone."""
         changes = {"status": "pending", "attempts": 0, "next_attempt_at": to_text(now, name="now")}
         for _ in range(_REQUEUE_RETRIES):
-            try:
-                metadata = self._merge(item, changes, etag=item.version)
+            metadata = self._merge_if_unchanged(item, changes, etag=item.version)
+            if metadata is not None:
                 return replace(item, status="pending", attempts=0, next_attempt_at=now, version=metadata["etag"])
-            except (ResourceModifiedError, ResourceNotFoundError) as error:
-                if _table_missing(error):
-                    raise
             # It changed since it was read: decide again on what it is now, so a delivery made
             # meanwhile is never undone and an item another runner requeued is not reset again.
-            try:
-                entity = self._table.get_entity(OUTBOX, _row_key(item.alert_id, item.sink))
-            except ResourceNotFoundError as error:
-                if _table_missing(error):
-                    raise
+            entity = self._current(item)
+            if entity is None:
                 return None
             item = self._item(entity)
             if item.status != "dead":
@@ -421,6 +405,25 @@ class TableStateStore:
         return self._table.update_entity(
             entity, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
         )
+
+    def _merge_if_unchanged(self, item: OutboxItem, changes: Mapping[str, Any], *, etag: str) -> dict[str, Any] | None:
+        """Merge ``changes`` into the item if it is still as ``etag`` says: the new metadata, or None
+        when it changed or is gone since (a missing table still raises)."""
+        try:
+            return self._merge(item, changes, etag=etag)
+        except (ResourceModifiedError, ResourceNotFoundError) as error:
+            if _table_missing(error):
+                raise
+            return None
+
+    def _current(self, item: OutboxItem) -> Any | None:
+        """The item's entity as stored now, or None when it is gone (a missing table still raises)."""
+        try:
+            return self._table.get_entity(OUTBOX, _row_key(item.alert_id, item.sink))
+        except ResourceNotFoundError as error:
+            if _table_missing(error):
+                raise
+            return None
 
     def _query(self, query: str, parameters: dict[str, str], *, doing: str) -> list[Any]:
         with self._storage(doing):
