@@ -11,7 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from pydantic import TypeAdapter
+
 from shared import __version__
+from shared.alerts import format_time
 from shared.detection import DEFAULT_RISK_SCORE_CUTOFF, detect
 from shared.display import printable
 from shared.errors import ConfigError, InputError, MfaRejectedError, SourceError
@@ -21,7 +24,7 @@ from shared.progress import ProgressBar
 from shared.redaction import Redactor
 from shared.reports import describe_report, render_status, state_snapshot
 from shared.runner import window_end
-from shared.serialise import jsonable, rows_to_json
+from shared.serialise import json_text, jsonable, rows_to_json
 from shared.settings import SAMPLE_CLOCK_FILE, SAMPLE_DATA_DIR, Settings, load_settings
 from shared.sources.base import DataSource
 from shared.sources.factory import build_source
@@ -30,6 +33,7 @@ from shared.sources.values import parse_datetime
 from shared.state import open_state
 
 PROG = "python -m shared"
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 EXIT_USAGE = 2  # bad input or bad arguments
 EXIT_FAILURE = 1  # the job could not complete (a source or a store failed)
 
@@ -247,18 +251,22 @@ def _job_settings(args: argparse.Namespace) -> Settings:
 
 
 def _sample_clock(settings: Settings) -> datetime | None:
-    """The bundled sample is one recorded tenant-hour: by default, run it at the hour it was recorded."""
+    """The bundled sample is one recorded tenant-hour: by default, run it at the hour it was recorded
+    (not when MFA_FIXTURES_TIME_SHIFT moves its times to the present)."""
     clock = settings.fixtures_dir / SAMPLE_CLOCK_FILE
-    if settings.source != "fixtures" or settings.fixtures_dir.resolve() != SAMPLE_DATA_DIR or not clock.is_file():
+    if (
+        settings.source != "fixtures"
+        or settings.fixtures_time_shift != "off"
+        or settings.fixtures_dir.resolve() != SAMPLE_DATA_DIR
+        or not clock.is_file()
+    ):
         return None
     return parse_datetime(clock.read_text(encoding="utf-8").strip())
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     settings = _job_settings(args)
-    # The sample runs at the hour it was recorded, unless its times are moved to the present.
-    sample_clock = None if settings.fixtures_time_shift == "latest" else _sample_clock(settings)
-    now = args.now or sample_clock or datetime.now(UTC)
+    now = args.now or _sample_clock(settings) or datetime.now(UTC)
     report = run_scheduled(settings, now=now, stream=out)
     out.write(describe_report(report) + "\n")
     if report.failed:
@@ -285,32 +293,21 @@ def _backfill(args: argparse.Namespace, out: TextIO) -> int:
 
 def _tiles(start: datetime, end: datetime, lookback: timedelta) -> list[Window]:
     if end < start:
-        raise InputError(f"--to is before --from ({_utc(end)} < {_utc(start)})")
+        raise InputError(f"--to is before --from ({format_time(end)} < {format_time(start)})")
     if end == start:
-        raise InputError(f"--from and --to are the same time ({_utc(start)}): the range is empty")
+        raise InputError(f"--from and --to are the same time ({format_time(start)}): the range is empty")
     if (end - start) % lookback:
         raise InputError(
             f"--from/--to must span a whole number of MFA_LOOKBACK windows ({_iso_duration(lookback)}), "
-            f"got {_utc(start)} .. {_utc(end)}"
+            f"got {format_time(start)} .. {format_time(end)}"
         )
     count = (end - start) // lookback
     return [Window(start + i * lookback, start + (i + 1) * lookback) for i in range(count)]
 
 
-def _utc(moment: datetime) -> str:
-    """``2026-11-28T09:00:00Z``: as the rest of the product writes times."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _iso_duration(span: timedelta) -> str:
-    """A whole number of minutes as ISO 8601, as the settings are written (``PT1H``, ``P1DT30M``)."""
-    minutes = span // timedelta(minutes=1)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    if not days and not time:
-        return "PT0M"
-    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+    """``PT1H``, ``P1DT30M``: a duration as the settings are written (pydantic's ISO 8601 form)."""
+    return str(_DURATION.dump_python(span, mode="json"))
 
 
 def _existing_state(args: argparse.Namespace) -> Settings:
@@ -410,7 +407,7 @@ def _cell(value: Any, *, whole: bool = False) -> str:
     elif isinstance(value, list):
         text = ", ".join(str(jsonable(v)) for v in value)
     elif isinstance(value, dict):
-        text = json.dumps(jsonable(value), ensure_ascii=False)
+        text = json_text(jsonable(value))
     else:
         text = str(value)
     text = printable(text)

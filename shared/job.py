@@ -14,7 +14,7 @@ from typing import TextIO
 
 from shared.errors import ConfigError
 from shared.redaction import Redactor
-from shared.runner import Runner, RunReport, plan_windows
+from shared.runner import Runner, RunReport, plan_for
 from shared.settings import Settings
 from shared.sinks.factory import build_sinks
 from shared.sinks.transport import HttpTransport
@@ -67,14 +67,7 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
 def _shift_for_emulation(source: DataSource, state: StateStore, settings: Settings, *, now: datetime) -> timedelta:
     # The last window this run will evaluate (the plan the runner will make), so that the recorded
     # period lands in it whole, whether this is a first run or a catch-up after a pause.
-    checkpoint = state.checkpoint()
-    plan = plan_windows(
-        checkpoint=checkpoint.end if checkpoint else None,
-        now=now,
-        lookback=settings.lookback,
-        ingestion_delay=settings.ingestion_delay,
-        max_catchup=settings.max_catchup,
-    )
+    plan = plan_for(settings, state.checkpoint(), now=now)
     if not plan.windows:
         return timedelta(0)  # nothing is due: nothing is read
     return shift_to(source, window_end=plan.windows[-1].end, lookback=settings.lookback)

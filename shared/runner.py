@@ -86,6 +86,17 @@ def plan_windows(
     return Plan(windows=tuple(windows), skipped=skipped)
 
 
+def plan_for(settings: Settings, checkpoint: Checkpoint | None, *, now: datetime) -> Plan:
+    """``plan_windows`` from a stored checkpoint, with the settings' lookback, delay and catch-up."""
+    return plan_windows(
+        checkpoint=checkpoint.end if checkpoint else None,
+        now=now,
+        lookback=settings.lookback,
+        ingestion_delay=settings.ingestion_delay,
+        max_catchup=settings.max_catchup,
+    )
+
+
 @dataclass(slots=True)
 class RunReport:
     """What one run did: logged as one structured record (Application Insights custom dimensions)."""
@@ -178,13 +189,7 @@ class Runner:
 
         def evaluate() -> None:
             checkpoint = self.state.checkpoint()
-            plan = plan_windows(
-                checkpoint=checkpoint.end if checkpoint else None,
-                now=now,
-                lookback=self.settings.lookback,
-                ingestion_delay=self.settings.ingestion_delay,
-                max_catchup=self.settings.max_catchup,
-            )
+            plan = plan_for(self.settings, checkpoint, now=now)
             if plan.skipped is not None:
                 self._record_skip(plan.skipped, now=now, report=report)
             expected = checkpoint

@@ -82,6 +82,11 @@ def _as_text(value: Any) -> str:
         raise ValueError(_TOO_DEEP) from None
 
 
+def _held_dynamic(value: Any) -> Any:
+    """A parsed dynamic value as held: itself, or its JSON text when nested beyond ``MAX_NESTING``."""
+    return _as_text(value) if too_deep(value) else value
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """A datetime cell: ISO 8601 (offset or Z; none means UTC), the portal's US format, or empty."""
     if value is None or value == "":
@@ -188,13 +193,13 @@ def parse_dynamic(value: Any) -> Any:
         except (ValueError, RecursionError):
             return value
         return value if too_deep(parsed) else parsed
-    return _as_text(value) if too_deep(value) else value
+    return _held_dynamic(value)
 
 
 def parse_string_or_dynamic(value: Any) -> Any:
     """IdentityInfo.Tags: a string column that some workspaces fill with a JSON array."""
     if isinstance(value, list):
-        return _as_text(value) if too_deep(value) else value
+        return _held_dynamic(value)
     if isinstance(value, str) and kql.OPEN_TAGS_ARRAY_TEXT_IS_DYNAMIC and value.lstrip().startswith("["):
         try:
             parsed = json.loads(value)
@@ -226,10 +231,6 @@ def api_row(columns: Sequence[str], types: Sequence[str], cells: Sequence[Any]) 
             with contextlib.suppress(ValueError, RecursionError):
                 row[column] = JsonCell(json.loads(cell))
     return row
-
-
-def _held_dynamic(value: Any) -> Any:
-    return _as_text(value) if too_deep(value) else value
 
 
 def _decoded_string_or_dynamic(value: Any) -> Any:
