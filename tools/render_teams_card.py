@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from shared.alerts import Alert, build_alerts  # noqa: E402
 from shared.models import Row, Window  # noqa: E402
+from shared.serialise import json_text  # noqa: E402
 from shared.settings import SAMPLE_DATA_DIR  # noqa: E402
 from shared.sinks.teams_card import message_body, teams_message  # noqa: E402
 
@@ -214,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
     if args.payload:
-        args.payload.write_text(json.dumps(alert.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.payload.write_text(json_text(alert.to_dict(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.payload}")
     if args.card:
-        args.card.write_text(json.dumps(message, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.card.write_text(json_text(message, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.card}")
     if not args.no_png:
         render_png(message, args.output, scale=args.scale)
