@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: run test lint format bench card card-docs sample clean
+.PHONY: run test lint format bench card card-docs sample schema clean
 
 # The main job on the bundled sample (one recorded tenant-hour), from a fresh demo state each time
 # so that it always shows the alerts; `python -m shared run` keeps its state in state/ by default.
@@ -44,6 +44,10 @@ card-docs:
 sample: $(VENV)/.dev
 	$(BIN)/python tools/generate_tenant.py --sample --out sample_data
 	$(BIN)/python -m tests.oracle.sql_port sample_data --write-expected sample_data/expected.json
+
+# docs/webhook-payload.v1.schema.json, generated from the payload's pydantic model (shared/alert_document.py).
+schema: $(VENV)/.runtime
+	$(BIN)/python -m shared.alert_document --schema > docs/webhook-payload.v1.schema.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -3,8 +3,8 @@
 An alert is what Sentinel would raise for the rule "MFA Rejected by User" (v2.0.4): the rule's
 metadata, the window, the result rows as custom details, and the entities the rule's
 ``entityMappings`` produce. Its JSON text (``to_json``) is the versioned document the outbox stores and
-the generic webhook sends (docs/webhook-payload.v1.schema.json), so a redelivery from the outbox
-sends the very same body.
+the generic webhook sends (``shared.alert_document``, docs/webhook-payload.v1.schema.json), so a
+redelivery from the outbox sends the very same body.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from pydantic import ValidationError
+
+from shared.alert_document import RULE_ID, SCHEMA, AlertDocument
 from shared.errors import InputError
+from shared.instants import format_instant
 from shared.models import OUTPUT_COLUMNS, Row, Window
 from shared.serialise import json_text
-
-SCHEMA: Final = "mfa-rejected.alert/v1"
 
 Grouping = Literal["single", "per-row"]
 GROUPINGS: Final[tuple[str, ...]] = ("single", "per-row")
@@ -63,7 +65,7 @@ _DESCRIPTION = (
 )
 
 RULE: Final = Rule(
-    id="d99cf5c3-d660-436c-895b-8a8f8448da23",
+    id=RULE_ID,
     name="MFA Rejected by User",
     version="2.0.4",
     description=_DESCRIPTION,
@@ -101,10 +103,6 @@ class Entity:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "identifiers": dict(self.identifiers)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Entity:
-        return cls(type=str(data["type"]), identifiers=tuple((str(k), str(v)) for k, v in data["identifiers"].items()))
 
 
 def row_entities(row: Row) -> list[Entity]:
@@ -146,24 +144,33 @@ class Alert:
         """This alert, marked as delivered ``delay`` after its detection."""
         return replace(self, delay=delay)
 
+    def document(self) -> AlertDocument:
+        """The alert as the versioned document (``mfa-rejected.alert/v1``)."""
+        delay = {} if self.delay is None else {"delayed": True, "delaySeconds": int(self.delay.total_seconds())}
+        rule = self.rule
+        return AlertDocument.model_validate(
+            {
+                "schema": SCHEMA,
+                "id": self.id,
+                "rule": {
+                    "id": rule.id,
+                    "name": rule.name,
+                    "version": rule.version,
+                    "description": rule.description,
+                    "severity": rule.severity,
+                    "tactics": list(rule.tactics),
+                    "techniques": list(rule.techniques),
+                },
+                "window": {"start": self.window.start, "end": self.window.end},
+                "detectedAt": self.detected_at,
+                "entities": [entity.to_dict() for entity in self.entities],
+                "rows": list(self.rows),
+            }
+            | delay
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "id": self.id,
-            "rule": {
-                "id": self.rule.id,
-                "name": self.rule.name,
-                "version": self.rule.version,
-                "description": self.rule.description,
-                "severity": self.rule.severity,
-                "tactics": list(self.rule.tactics),
-                "techniques": list(self.rule.techniques),
-            },
-            "window": {"start": format_time(self.window.start), "end": format_time(self.window.end)},
-            "detectedAt": format_time(self.detected_at),
-            "entities": [entity.to_dict() for entity in self.entities],
-            "rows": [_row_to_json(row) for row in self.rows],
-        } | ({} if self.delay is None else {"delayed": True, "delaySeconds": int(self.delay.total_seconds())})
+        return self.document().dump()
 
     def to_json(self) -> str:
         """Compact UTF-8-ready JSON text; ``Alert.from_json(a.to_json()).to_json() == a.to_json()``."""
@@ -174,28 +181,37 @@ class Alert:
         if data.get("schema") != SCHEMA:
             raise InputError(f"alert document: schema is {data.get('schema')!r}, expected {SCHEMA!r}")
         try:
-            rule = data["rule"]
-            return cls(
-                id=str(data["id"]),
-                rule=Rule(
-                    id=rule["id"],
-                    name=rule["name"],
-                    version=rule["version"],
-                    description=rule["description"],
-                    severity=rule["severity"],
-                    tactics=tuple(rule["tactics"]),
-                    techniques=tuple(rule["techniques"]),
-                ),
-                window=Window(parse_time(data["window"]["start"]), parse_time(data["window"]["end"])),
-                detected_at=parse_time(data["detectedAt"]),
-                rows=tuple(_row_from_json(row) for row in data["rows"]),
-                entities=tuple(Entity.from_dict(entity) for entity in data["entities"]),
-                delay=timedelta(seconds=int(data["delaySeconds"])) if data.get("delayed") else None,
+            return cls.from_document(AlertDocument.model_validate(data))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc']) or 'document'}: {problem['msg']}"
+                for problem in error.errors(include_url=False)[:3]
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise InputError(
-                f"alert document {data.get('id')!r}: malformed ({type(error).__name__}: {error})"
-            ) from None
+            more = f" (and {error.error_count() - 3} more)" if error.error_count() > 3 else ""
+            raise InputError(f"alert document {data.get('id')!r}: malformed ({problems}{more})") from None
+        except ValueError as error:  # a window whose end is not after its start
+            raise InputError(f"alert document {data.get('id')!r}: malformed ({error})") from None
+
+    @classmethod
+    def from_document(cls, document: AlertDocument) -> Alert:
+        rule = document.rule
+        return cls(
+            id=document.id,
+            rule=Rule(
+                id=rule.id,
+                name=rule.name,
+                version=rule.version,
+                description=rule.description,
+                severity=rule.severity,
+                tactics=tuple(rule.tactics),
+                techniques=tuple(rule.techniques),
+            ),
+            window=Window(document.window.start, document.window.end),
+            detected_at=document.detected_at,
+            rows=tuple({column: getattr(row, column) for column in OUTPUT_COLUMNS} for row in document.rows),
+            entities=tuple(Entity(entity.type, tuple(entity.identifiers.items())) for entity in document.entities),
+            delay=timedelta(seconds=document.delay_seconds or 0) if document.delayed else None,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
@@ -244,20 +260,13 @@ def alert_id(rows: Iterable[Row], *, window: Window, rule: Rule = RULE) -> str:
         {
             "rule": rule.id,
             "version": rule.version,
-            "window": [format_time(window.start), format_time(window.end)],
+            "window": [format_instant(window.start), format_instant(window.end)],
             "rows": keys,
         },
         sort_keys=True,
         separators=(",", ":"),
     )
     return "msg_" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
-
-
-def format_time(moment: datetime) -> str:
-    """ISO 8601 in UTC with a Z, fractions only when present: 2024-05-01T10:00:00Z."""
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: expected a timezone-aware UTC time")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def describe_delay(delay: timedelta) -> str:
@@ -267,13 +276,6 @@ def describe_delay(delay: timedelta) -> str:
     hours, minutes = divmod(rest, 60)
     parts = [f"{days} d" * bool(days), f"{hours} h" * bool(hours), f"{minutes} min" * bool(minutes and not days)]
     return " ".join(part for part in parts if part) or "under a minute"
-
-
-def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no timezone")
-    return moment.astimezone(UTC)
 
 
 def _alert(rows: list[Row], *, window: Window, detected_at: datetime) -> Alert:
@@ -323,13 +325,3 @@ def _display_order(row: Row) -> tuple[Any, ...]:
 
 def _row_key(row: Row) -> str:
     return json.dumps([row.get(column) for column in ROW_KEY_COLUMNS], ensure_ascii=True)
-
-
-def _row_to_json(row: Row) -> dict[str, Any]:
-    return {column: (format_time(value) if column in TIME_COLUMNS else value) for column, value in row.items()}
-
-
-def _row_from_json(data: Mapping[str, Any]) -> Row:
-    if set(data) != set(OUTPUT_COLUMNS):
-        raise ValueError(f"row columns {sorted(data)} differ from the rule's output columns")
-    return {column: (parse_time(data[column]) if column in TIME_COLUMNS else data[column]) for column in OUTPUT_COLUMNS}

@@ -1,4 +1,8 @@
-"""The command line, ``python -m shared``: thin wiring over sources, detection and the runner."""
+"""The command line, ``python -m shared``: thin wiring over sources, detection and the runner.
+
+The arguments are defined in ``shared.cli_parser``, what ``detect`` prints in ``shared.cli_tables``;
+here each sub-command runs, and ``main`` turns errors into one line and an exit code.
+"""
 
 from __future__ import annotations
 
@@ -6,154 +10,34 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, Final, TextIO
 
 from pydantic import TypeAdapter
 
-from shared import __version__
-from shared.alerts import format_time
-from shared.detection import DEFAULT_RISK_SCORE_CUTOFF, detect
-from shared.display import printable
+from shared.cli_parser import EXIT_FAILURE, EXIT_USAGE, PROG, build_parser
+from shared.cli_tables import render_table, rows_text
+from shared.detection import detect
 from shared.errors import ConfigError, InputError, MfaRejectedError, SourceError
+from shared.instants import format_instant
 from shared.job import assembled, run_scheduled
 from shared.models import ReadRequest, Window
 from shared.progress import ProgressBar
 from shared.redaction import Redactor
 from shared.reports import describe_report, render_status, state_snapshot
-from shared.runner import window_end
-from shared.serialise import json_text, jsonable, rows_to_json
 from shared.settings import SAMPLE_CLOCK_FILE, SAMPLE_DATA_DIR, Settings, load_settings
 from shared.sources.base import DataSource
 from shared.sources.factory import build_source
 from shared.sources.fixtures import FixtureSource
 from shared.sources.values import parse_datetime
 from shared.state import open_state
+from shared.window_plan import window_end
 
-PROG = "python -m shared"
+__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "PROG", "build_parser", "main", "render_table"]
+
 _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
-EXIT_USAGE = 2  # bad input or bad arguments
-EXIT_FAILURE = 1  # the job could not complete (a source or a store failed)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = parse_datetime(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    if moment is None:
-        raise argparse.ArgumentTypeError("empty time")
-    return moment
-
-
-def _cutoff(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="MFA Rejected by User (Sentinel rule v2.0.4) outside Sentinel.")
-    parser.add_argument("--version", action="version", version=f"mfa-rejected {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    detect_cmd = commands.add_parser(
-        "detect",
-        help="print the rule's result rows for some tables",
-        description="Run the rule's detection over the three tables and print its result rows.",
-    )
-    detect_cmd.add_argument("--fixtures", type=Path, metavar="DIR", help="directory with the three table files")
-    detect_cmd.add_argument(
-        "--source", choices=("fixtures", "loganalytics"), default="fixtures", help="where the tables come from"
-    )
-    detect_cmd.add_argument("--workspace", metavar="ID", help="Log Analytics workspace id (--source loganalytics)")
-    detect_cmd.add_argument("--endpoint", metavar="URL", help="Log Analytics endpoint (default MFA_LA_ENDPOINT)")
-    detect_cmd.add_argument(
-        "--start",
-        type=_moment,
-        metavar="ISO",
-        help="window start (inclusive), e.g. 2026-11-28T09:00Z (default: all fixture rows; for Log Analytics "
-        "the latest MFA_LOOKBACK window ending MFA_INGESTION_DELAY ago)",
-    )
-    detect_cmd.add_argument("--end", type=_moment, metavar="ISO", help="window end (exclusive)")
-    detect_cmd.add_argument(
-        "--risk-score-cutoff",
-        type=_cutoff,
-        default=None,
-        metavar="N",
-        help=f"alert when the UEBA score is above N (default MFA_RISK_SCORE_CUTOFF, as `run`: "
-        f"{DEFAULT_RISK_SCORE_CUTOFF} unless set)",
-    )
-    detect_cmd.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
-    detect_cmd.add_argument(
-        "--strict",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="--strict parses every line of JSON Lines files whatever their size; --no-strict leaves lines that "
-        "cannot matter unparsed whatever their size (default: parse all of files up to 128 MB)",
-    )
-    detect_cmd.set_defaults(handler=_detect)
-
-    run_cmd = commands.add_parser(
-        "run",
-        help="the main job, exactly as the timer runs it: due windows, alerts, delivery",
-        description=(
-            "Run the scheduled job once: evaluate every window due since the checkpoint, record the alerts, "
-            "deliver them. Settings come from the environment (see the README); flags override them. "
-            "With no configuration it evaluates the bundled sample data and prints the alerts."
-        ),
-    )
-    _job_options(run_cmd)
-    run_cmd.add_argument(
-        "--now", type=_moment, metavar="ISO", help="the clock (default: now; the sample's hour for the sample)"
-    )
-    run_cmd.set_defaults(handler=_run)
-
-    backfill_cmd = commands.add_parser(
-        "backfill",
-        help="evaluate a range of past windows (does not move the checkpoint)",
-        description="Evaluate every MFA_LOOKBACK-long window in [--from, --to), oldest first, and deliver the alerts.",
-    )
-    _job_options(backfill_cmd)
-    backfill_cmd.add_argument(
-        "--from", dest="start", type=_moment, required=True, metavar="ISO", help="first window start"
-    )
-    backfill_cmd.add_argument("--to", dest="end", type=_moment, required=True, metavar="ISO", help="last window end")
-    backfill_cmd.set_defaults(handler=_backfill)
-
-    status_cmd = commands.add_parser(
-        "status",
-        help="show the checkpoint, pending and dead alerts, skipped time",
-        description="Show the state: the checkpoint, the outbox (pending, delivered, dead) and skipped time.",
-    )
-    status_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
-    status_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    status_cmd.set_defaults(handler=_status)
-
-    requeue_cmd = commands.add_parser(
-        "requeue",
-        help="send dead alerts again (after the receiver is fixed)",
-        description=(
-            "Put dead alerts back in the outbox with a fresh attempt count: the next run delivers them. "
-            "Name alert ids (as `status` lists them; every sink's dead copy is requeued) or --all-dead."
-        ),
-    )
-    requeue_cmd.add_argument("alert_ids", nargs="*", metavar="ID", help="alert id, e.g. msg_0fca...")
-    requeue_cmd.add_argument("--all-dead", action="store_true", help="every dead alert")
-    requeue_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
-    requeue_cmd.set_defaults(handler=_requeue)
-    return parser
 
 
 def _window(args: argparse.Namespace) -> Window | None:
@@ -199,40 +83,8 @@ def _detect(args: argparse.Namespace, out: TextIO) -> int:
         source.close()
     cutoff = settings.risk_score_cutoff if args.risk_score_cutoff is None else args.risk_score_cutoff
     rows = detect(tables.signins, tables.identities, tables.behaviors, risk_score_cutoff=cutoff)
-    text = (rows_to_json(rows) if args.format == "json" else render_table(rows)) + "\n"
-    # Both forms are free of surrogates, so they encode to UTF-8. A stream with a narrower encoding
-    # (a Windows pipe, PYTHONIOENCODING=ascii) gets the same data in characters it can write: JSON
-    # with \uXXXX escapes (still the same values), a table with backslash escapes.
-    encoding = getattr(out, "encoding", None)
-    if encoding:
-        try:
-            text.encode(encoding)
-        except UnicodeEncodeError:
-            if args.format == "json":
-                text = json.dumps([jsonable(row) for row in rows], indent=2) + "\n"
-            else:
-                text = text.encode(encoding, "backslashreplace").decode(encoding)
-        except LookupError:
-            pass  # an encoding Python does not know: write as is, the stream decides
-    out.write(text)
+    out.write(rows_text(rows, fmt=args.format, encoding=getattr(out, "encoding", None)))
     return 0
-
-
-def _job_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--fixtures", type=Path, metavar="DIR", help="read fixture files from DIR (sets MFA_SOURCE=fixtures)"
-    )
-    parser.add_argument("--source", choices=("fixtures", "loganalytics"), help="data source (default MFA_SOURCE)")
-    parser.add_argument(
-        "--workspace", metavar="ID", help="Log Analytics workspace id (default LOG_ANALYTICS_WORKSPACE_ID)"
-    )
-    parser.add_argument("--endpoint", metavar="URL", help="Log Analytics endpoint (default MFA_LA_ENDPOINT)")
-    parser.add_argument(
-        "--state", metavar="PATH|table", help="state store: an SQLite path or 'table' (default MFA_STATE)"
-    )
-    parser.add_argument(
-        "--console", action=argparse.BooleanOptionalAction, default=True, help="print alerts here (default on)"
-    )
 
 
 def _job_settings(args: argparse.Namespace) -> Settings:
@@ -281,8 +133,7 @@ def _backfill(args: argparse.Namespace, out: TextIO) -> int:
     now = datetime.now(UTC)
     try:
         with assembled(settings, now=now, stream=out) as runner:
-            runner.on_window = progress.advance
-            report = runner.backfill(windows, now=now)
+            report = runner.backfill(windows, now=now, on_window=progress.advance)
     finally:
         progress.close()  # the terminal's line ends, whatever happened
     out.write(describe_report(report) + "\n")
@@ -293,13 +144,13 @@ def _backfill(args: argparse.Namespace, out: TextIO) -> int:
 
 def _tiles(start: datetime, end: datetime, lookback: timedelta) -> list[Window]:
     if end < start:
-        raise InputError(f"--to is before --from ({format_time(end)} < {format_time(start)})")
+        raise InputError(f"--to is before --from ({format_instant(end)} < {format_instant(start)})")
     if end == start:
-        raise InputError(f"--from and --to are the same time ({format_time(start)}): the range is empty")
+        raise InputError(f"--from and --to are the same time ({format_instant(start)}): the range is empty")
     if (end - start) % lookback:
         raise InputError(
             f"--from/--to must span a whole number of MFA_LOOKBACK windows ({_iso_duration(lookback)}), "
-            f"got {format_time(start)} .. {format_time(end)}"
+            f"got {format_instant(start)} .. {format_instant(end)}"
         )
     count = (end - start) // lookback
     return [Window(start + i * lookback, start + (i + 1) * lookback) for i in range(count)]
@@ -360,61 +211,14 @@ def _requeue(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-_TABLE_COLUMNS = (
-    ("UEBARiskScore", "Score"),
-    ("UserPrincipalName", "User"),
-    ("FailedIPAddress", "IP"),
-    ("StartTime", "First"),
-    ("EndTIme", "Last"),
-    ("AccountUPN", "IdentityInfo"),
-    ("AssignedRoles", "Roles"),
-    ("GroupMembership", "Groups"),
-)
-_MAX_CELL = 40
-# User names are shown whole: a guest's UPN (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) is
-# long, and cut short it names nobody.
-_WHOLE_COLUMNS = frozenset({"UserPrincipalName", "AccountUPN"})
-
-
-def render_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The main columns of result rows as an aligned text table (``--format json`` has all 16).
-
-    Each cell shows control characters, separators, bidirectional controls and lone surrogates as
-    backslash escapes (``\\x00``, ``\\n``, ``\\x1b``, ``\\u202e``, ``\\ud800``), so that every
-    row is one line and the table cannot drive the terminal; ``--format json`` has the exact values.
-    """
-    if not rows:
-        return "No result rows."
-    header = [title for _, title in _TABLE_COLUMNS]
-    body = [[_cell(row[column], whole=column in _WHOLE_COLUMNS) for column, _ in _TABLE_COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
-        for line in [header, *body]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    lines.append(f"{len(rows)} row(s).")
-    return "\n".join(lines)
-
-
-def _cell(value: Any, *, whole: bool = False) -> str:
-    """``value`` as a table cell: ``-`` when empty (null, "", [] or {}), cut to ``_MAX_CELL``
-    characters unless ``whole``."""
-    if value is None or (isinstance(value, str | list | dict) and not value):
-        return "-"
-    if isinstance(value, datetime):
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-    elif isinstance(value, list):
-        text = ", ".join(str(jsonable(v)) for v in value)
-    elif isinstance(value, dict):
-        text = json_text(jsonable(value))
-    else:
-        text = str(value)
-    text = printable(text)
-    return text if whole or len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
-
-
 _SDK_LOGGERS = ("azure.identity", "azure.core")
+_HANDLERS: Final[dict[str, Callable[[argparse.Namespace, TextIO], int]]] = {
+    "detect": _detect,
+    "run": _run,
+    "backfill": _backfill,
+    "status": _status,
+    "requeue": _requeue,
+}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -432,7 +236,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     for name in _SDK_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if args.verbose else logging.ERROR)
     try:
-        return int(args.handler(args, out))
+        return int(_HANDLERS[args.command](args, out))
     except (InputError, ConfigError) as error:
         err.write(f"{PROG} {args.command}: error: {error}\n")
         return EXIT_USAGE

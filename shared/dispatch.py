@@ -29,9 +29,10 @@ from typing import Final
 
 from shared.alerts import Alert
 from shared.errors import DeliveryError, MfaRejectedError, StateConflictError
+from shared.instants import format_instant
 from shared.redaction import Redactor
 from shared.sinks.base import Sink
-from shared.state.base import NewItem, OutboxItem, StateStore
+from shared.state.base import NewItem, Outbox, OutboxItem
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Tally:
 class OutboxDispatcher:
     """Delivers due outbox items to ``sinks``. Everything external is passed in."""
 
-    state: StateStore
+    state: Outbox
     sinks: Sequence[Sink]
     max_attempts: int
     late_after: timedelta  # an alert delivered later than this after detection is marked delayed
@@ -211,7 +212,7 @@ class OutboxDispatcher:
             item.alert_id,
             item.sink,
             item.attempts,
-            retry_at.isoformat(),
+            format_instant(retry_at),
             failure,
         )
 

@@ -14,7 +14,8 @@ from typing import TextIO
 
 from shared.errors import ConfigError
 from shared.redaction import Redactor
-from shared.runner import Runner, RunReport, plan_for
+from shared.run_report import RunReport
+from shared.runner import Runner
 from shared.settings import Settings
 from shared.sinks.factory import build_sinks
 from shared.sinks.transport import HttpTransport
@@ -23,6 +24,7 @@ from shared.sources.factory import build_source
 from shared.sources.time_shift import TimeShiftedSource, shift_to
 from shared.state import open_state
 from shared.state.base import StateStore
+from shared.window_plan import plan_for
 
 logger = logging.getLogger(__name__)
 

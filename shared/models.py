@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from shared.instants import format_instant
+
 # A row is a plain dict, column name -> value, normalised to the Kusto column type:
 #   string -> str (never None: Kusto strings are never null), datetime -> aware UTC datetime or None,
 #   int -> int or None, bool -> bool or None, dynamic -> parsed JSON (dict/list/str/int/float/bool) or None.
@@ -93,6 +95,10 @@ class Window:
 
     def contains(self, moment: datetime | None) -> bool:
         return moment is not None and self.start <= moment < self.end
+
+    def __str__(self) -> str:
+        """``[2026-03-01T09:00:00Z, 2026-03-01T10:00:00Z)``: how messages and logs show a window."""
+        return f"[{format_instant(self.start)}, {format_instant(self.end)})"
 
 
 @dataclass(frozen=True, slots=True)

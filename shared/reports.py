@@ -7,15 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.dispatch import UNROUTED
+from shared.instants import format_instant, parse_instant
 from shared.redaction import Redactor
-from shared.runner import RunReport
-from shared.serialise import format_datetime
+from shared.run_report import RunReport
 from shared.state.base import OutboxItem, StateStore
-
-
-def _moment(value: datetime) -> str:
-    # Windows start and end on whole minutes: seconds and fractions would only be noise here.
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def describe_report(report: RunReport) -> str:
@@ -23,8 +18,8 @@ def describe_report(report: RunReport) -> str:
     if report.windows_evaluated:
         first, last = report.windows_evaluated[0], report.windows_evaluated[-1]
         lines.append(
-            f"Evaluated {len(report.windows_evaluated)} window(s), {_moment(first.start)} to "
-            f"{_moment(last.end)}: {report.result_rows} result row(s), {report.alerts} alert(s)"
+            f"Evaluated {len(report.windows_evaluated)} window(s), {format_instant(first.start)} to "
+            f"{format_instant(last.end)}: {report.result_rows} result row(s), {report.alerts} alert(s)"
             + (f", {report.suppressed} row(s) suppressed" if report.suppressed else "")
             + "."
         )
@@ -47,8 +42,8 @@ def describe_report(report: RunReport) -> str:
         lines.append("Another runner committed a window first; this run left it to that runner.")
     if report.skipped is not None:
         lines.append(
-            f"NOT evaluated (beyond MFA_MAX_CATCHUP): {_moment(report.skipped.start)} to "
-            f"{_moment(report.skipped.end)}; run `backfill` for it."
+            f"NOT evaluated (beyond MFA_MAX_CATCHUP): {format_instant(report.skipped.start)} to "
+            f"{format_instant(report.skipped.end)}; run `backfill` for it."
         )
     if report.error:
         lines.append(f"Failed: {report.error}")
@@ -78,13 +73,13 @@ def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict
     checkpoint = state.checkpoint()
     items = state.items()
     return {
-        "checkpoint": format_datetime(checkpoint.end) if checkpoint else None,
+        "checkpoint": format_instant(checkpoint.end) if checkpoint else None,
         "outbox": dict(Counter(item.status for item in items)),
         "pending": [_item(item, redact) for item in items if item.status == "pending"],
         # A dead item has no next attempt (only `requeue` gives it one).
         "dead": [_item(item, redact, dead=True) for item in items if item.status == "dead"],
         "skipped": [
-            {"start": format_datetime(r.start), "end": format_datetime(r.end), "reason": r.reason}
+            {"start": format_instant(r.start), "end": format_instant(r.end), "reason": r.reason}
             for r in state.skipped()
         ],
     }
@@ -93,7 +88,7 @@ def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict
 def _item(item: OutboxItem, redact: Redactor, *, dead: bool = False) -> dict[str, Any]:
     shown: dict[str, Any] = {"alert_id": item.alert_id, "sink": item.sink, "attempts": item.attempts}
     if not dead:
-        shown["next_attempt_at"] = format_datetime(item.next_attempt_at)
+        shown["next_attempt_at"] = format_instant(item.next_attempt_at)
     return shown | {"last_error": redact(item.last_error)}
 
 
@@ -110,9 +105,9 @@ def render_status(snapshot: dict[str, Any], *, now: datetime | None = None) -> s
         if item["sink"] == UNROUTED:
             lines.append(f"  Pending: {item['alert_id']}: waiting for a sink to be configured")
         else:
-            next_attempt = datetime.fromisoformat(item["next_attempt_at"])
+            next_attempt = parse_instant(item["next_attempt_at"])
             when = (
-                f"retrying later, next attempt at {_moment(next_attempt)}"
+                f"retrying later, next attempt at {format_instant(next_attempt)}"
                 if next_attempt > now
                 else "due now (the next run tries it)"
             )

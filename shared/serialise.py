@@ -1,4 +1,5 @@
-"""Result rows as JSON: datetimes as ISO 8601 UTC ending in Z, dynamic values as JSON.
+"""Result rows as JSON: datetimes as ``shared.instants.format_instant`` writes them (ISO 8601 UTC
+ending in Z, fraction digits only when present), dynamic values as JSON.
 
 ``json_text`` is the one way the product writes JSON text that may carry values from data (result
 rows, alert documents, Teams messages): any string value, whatever characters it holds, gives
@@ -10,22 +11,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
+
+from shared.instants import format_instant
 
 # A surrogate code point. In a Python str it can only be a lone one (a UTF-16 half without its
 # partner: "\ud800" in JSON text reads as one), which UTF-8 cannot encode.
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
-def format_datetime(moment: datetime) -> str:
-    """``2026-11-28T09:12:03.123456Z``: always UTC, always six fraction digits."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return format_datetime(value)
+        return format_instant(value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -12,136 +12,19 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.display import shown
 from shared.errors import ConfigError
+from shared.ncrontab import check_ncrontab
+from shared.urls import check_http_url
 
 PUBLIC_LA_ENDPOINT = "https://api.loganalytics.io"
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 # The sample is one recorded tenant-hour; this file holds the clock at which it is evaluated.
 SAMPLE_CLOCK_FILE = "clock.txt"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for http(s)://127.0.0.1, localhost or [::1]: the only hosts allowed without TLS."""
-    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
-
-
-def check_http_url(url: str, *, secret: bool) -> httpx.URL:
-    """The one check of a URL the product sends to (a webhook, the Log Analytics endpoint): ``url``
-    as httpx will send to it, or ``ValueError`` saying what is wrong. It must be absolute https,
-    or plain http to a loopback host (local runs and tests). With ``secret`` (webhook URLs carry
-    their credential), a message shows the host at most, never the URL."""
-    if url.startswith("@Microsoft.KeyVault("):
-        # App Service leaves the reference text in place when it cannot resolve it.
-        raise ValueError(
-            "is an unresolved Key Vault reference: set the secret in the vault, and check that the app's identity "
-            "has Key Vault Secrets User on it"
-        )
-    for position, char in enumerate(url):
-        if char.isspace() or not char.isprintable():
-            raise ValueError(
-                f"contains a space or control character (U+{ord(char):04X}) at character {position + 1}; "
-                "was a line break pasted with it?"
-            )
-    try:
-        parsed = httpx.URL(url)
-    except Exception as error:  # httpx.InvalidURL, or an IDNA error for a malformed host name
-        raise ValueError(f"is not a URL that can be sent to ({type(error).__name__})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError("must be an absolute https URL such as https://host/path (plain http only for loopback hosts)")
-    if parsed.port is not None and not 1 <= parsed.port <= 65535:
-        raise ValueError(f"port {parsed.port} is out of range (1-65535)")
-    if parsed.scheme != "https" and parsed.host not in LOOPBACK_HOSTS:
-        shown_as = f"host {parsed.host}" if secret else url
-        raise ValueError(f"must use https (plain http only for loopback hosts), got {shown_as}")
-    return parsed
-
-
-# NCRONTAB as the Functions host reads a timer schedule (the NCrontab library, six fields with
-# seconds): each field a list of `*`, values, ranges and steps; months and days of the week also
-# by English name or any prefix of it, case-insensitive (`Jan`, `mon`).
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("second", 0, 59, ()),
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day", 1, 31, ()),
-    (
-        "month",
-        1,
-        12,
-        (
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ),
-    ),
-    ("day-of-week", 0, 6, ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")),
-)
-_CRON_EXAMPLE = "'0 5 * * * *' (hourly at minute 5)"
-
-
-def check_ncrontab(expression: str) -> None:
-    """``ValueError`` saying what is wrong with a timer schedule, unless it is a six-field NCRONTAB
-    expression the Functions host accepts."""
-    if re.fullmatch(r"\s*\d+(:\d+){1,3}(\.\d+)?\s*", expression):
-        # The host also takes a TimeSpan (hh:mm:ss), but only on an App Service plan.
-        raise ValueError(
-            f"{expression!r} is a TimeSpan, which works only on an App Service plan, and this app runs on Flex "
-            f"Consumption: use NCRONTAB, such as {_CRON_EXAMPLE}"
-        )
-    fields = expression.split()
-    if len(fields) != len(_CRON_FIELDS):
-        hint = " (five fields: the seconds field, which comes first, is missing)" if len(fields) == 5 else ""
-        raise ValueError(
-            "expected an NCRONTAB expression of six fields (second minute hour day month day-of-week) "
-            f"such as {_CRON_EXAMPLE}, got {expression!r}{hint}"
-        )
-    for text, (kind, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        try:
-            for part in text.split(","):
-                _cron_part(part, low, high, names)
-        except ValueError as error:
-            raise ValueError(f"the {kind} field of {expression!r} is invalid: {error}") from None
-
-
-def _cron_part(part: str, low: int, high: int, names: tuple[str, ...]) -> None:
-    base, slash, step = part.partition("/")
-    if slash and not (re.fullmatch(r"[0-9]+", step) and int(step) >= 1):
-        raise ValueError(f"the step {step!r} after '/' is not a whole number of at least 1")
-    if base == "*":
-        return
-    first, dash, last = base.partition("-")
-    start = _cron_value(first, low, high, names)
-    if dash and _cron_value(last, low, high, names) < start:
-        raise ValueError(f"the range {base!r} runs backwards (the smaller value comes first)")
-
-
-def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int:
-    if re.fullmatch(r"[0-9]+", text):
-        if not low <= int(text) <= high:
-            raise ValueError(f"{text} is outside {low}-{high}")
-        return int(text)
-    for index, name in enumerate(names):
-        if text and name.startswith(text.lower()):
-            return low + index
-    expected = f"a number {low}-{high}" + (f" or a name such as {names[1][:3].title()}" if names else "")
-    raise ValueError(f"{text!r} is not {expected}")
 
 
 class Settings(BaseSettings):

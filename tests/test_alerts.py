@@ -237,3 +237,13 @@ def test_times_in_other_zones_are_stored_in_utc() -> None:
 def test_bad_alert_documents_are_input_errors(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         Alert.from_json(text)
+
+
+def test_alert_ids_are_pinned() -> None:
+    # Computed before the time formatter moved to shared.instants: the id material must not change,
+    # or every alert in a live outbox would be delivered a second time under a new id.
+    fraction = Window(WINDOW.start + timedelta(microseconds=250000), WINDOW.end)
+
+    assert alert_of([result_row()]).id == "msg_46a46795deaf1d802170e22aef04426b"
+    assert alert_of(many_rows(3)).id == "msg_139440b3b410c9a54815056b637fc944"
+    assert alert_id([result_row()], window=fraction) == "msg_5d03179dc8b98c65c98499c1765d8da3"

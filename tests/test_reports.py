@@ -10,7 +10,7 @@ from pathlib import Path
 
 from shared.models import Window
 from shared.reports import describe_report, render_status, state_snapshot
-from shared.runner import RunReport
+from shared.run_report import RunReport
 from shared.state.base import NewItem
 from shared.state.sqlite import SqliteStateStore
 
@@ -98,6 +98,6 @@ def test_a_dead_delivery_has_no_next_attempt(tmp_path: Path) -> None:
     assert dead["alert_id"] == "msg_dead"
     assert "next_attempt_at" not in dead
     assert {item["alert_id"]: item["next_attempt_at"] for item in snapshot["pending"]} == {
-        "msg_retry": "2026-11-28T10:07:00.000000Z",
-        "msg_due": "2026-11-28T10:05:00.000000Z",
+        "msg_retry": "2026-11-28T10:07:00Z",
+        "msg_due": "2026-11-28T10:05:00Z",
     }

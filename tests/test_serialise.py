@@ -67,7 +67,7 @@ def test_rows_to_json_carries_every_hostile_value() -> None:
     text = rows_to_json(rows)
     text.encode("utf-8")
     assert json.loads(text) == [
-        {"UserPrincipalName": "a\ud800\x00b", "When": "2026-11-28T10:05:30.000000Z", "Tags": ["\udc00", "\x1b"]}
+        {"UserPrincipalName": "a\ud800\x00b", "When": "2026-11-28T10:05:30Z", "Tags": ["\udc00", "\x1b"]}
     ]
 
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from shared.errors import ConfigError
-from shared.settings import SAMPLE_DATA_DIR, is_loopback_url, load_settings, setting_names
+from shared.settings import SAMPLE_DATA_DIR, load_settings, setting_names
+from shared.urls import is_loopback_url
 
 WORKSPACE = "4b1f1c6e-59b3-4c62-8e7a-2d1a7b6d9c10"
 SECRET = "whsec_MfgsbU1KRXdxT2s3a0JhY2tlbmQ="

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from shared.alerts import TACTIC_NAMES, Alert, describe_delay, format_time, row_entities, technique_url
+from shared.alerts import TACTIC_NAMES, Alert, describe_delay, row_entities, technique_url
 from shared.display import printable
+from shared.instants import format_instant
 
 
 class ConsoleSink:
@@ -33,8 +34,8 @@ def render_text(alert: Alert) -> str:
     lines = [
         f"[{rule.severity}] {rule.name} (rule {rule.id} v{rule.version}) — {count} row{'s' if count != 1 else ''}",
         f"  alert     {alert.id}",
-        f"  window    {format_time(alert.window.start)} .. {format_time(alert.window.end)}",
-        f"  detected  {format_time(alert.detected_at)}",
+        f"  window    {format_instant(alert.window.start)} .. {format_instant(alert.window.end)}",
+        f"  detected  {format_instant(alert.detected_at)}",
         f"  tactic    {tactics}; technique {techniques}",
     ]
     if alert.delay is not None:
@@ -44,8 +45,8 @@ def render_text(alert: Alert) -> str:
         # Values from the data are shown escaped: they must not drive the terminal or break the stream.
         lines.append(
             f"  - {printable(row['UserPrincipalName'])} from {printable(row['FailedIPAddress'])}: "
-            f"UEBA score {row['UEBARiskScore']}, first {format_time(row['StartTime'])}, "
-            f"last {format_time(row['EndTIme'])}"
+            f"UEBA score {row['UEBARiskScore']}, first {format_instant(row['StartTime'])}, "
+            f"last {format_instant(row['EndTIme'])}"
         )
         for label, column in (("roles", "AssignedRoles"), ("groups", "GroupMembership")):
             if row[column]:

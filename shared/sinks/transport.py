@@ -35,7 +35,7 @@ import tenacity
 from shared import __version__
 from shared.errors import ConfigError, DeliveryError
 from shared.redaction import Redactor
-from shared.settings import check_http_url
+from shared.urls import check_http_url
 
 logger = logging.getLogger(__name__)
 

@@ -15,15 +15,14 @@ type (``shared.sources.values``): each names the table and the window, never a t
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
+from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
 from azure.identity import DefaultAzureCredential
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult
 
@@ -31,11 +30,12 @@ from shared import kql
 from shared.candidates import Candidates, is_logon_with_source_ip, is_rejected_mfa
 from shared.errors import ConfigError, SourceError
 from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SCHEMAS, SIGNIN_TABLE, ReadRequest, Row, Tables, Window
-from shared.settings import PUBLIC_LA_ENDPOINT, is_loopback_url
-from shared.sources import la_queries
+from shared.settings import PUBLIC_LA_ENDPOINT
+from shared.sources import la_errors, la_queries
 from shared.sources.la_queries import Batching
 from shared.sources.placeholder_credential import PlaceholderCredential
 from shared.sources.values import CellError, api_row, normalise_row
+from shared.urls import is_loopback_url
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -45,12 +45,6 @@ E = TypeVar("E", bound=BaseException)
 
 # The service's result limits (azure-facts.md): 500,000 rows and ~100 MB per result.
 SERVICE_ROW_LIMIT: Final = 500_000
-# The role infra/ assigns (infra/modules/workspace-reader.bicep): query access to the rule's three
-# tables only. Log Analytics Reader also works, but reads every table of the workspace.
-READER_ROLES: Final = (
-    'the "mfa-rejected Sentinel reader" custom role that infra/ assigns (it may query only SigninLogs, '
-    "IdentityInfo and BehaviorAnalytics), or Log Analytics Reader"
-)
 # A log query is a read, so retrying its POST is safe; the SDK retries a POST only on 500/503/504
 # (and on 429 only with Retry-After) unless POST is named here.
 _RETRY_METHODS: Final = frozenset({"POST", "GET", "HEAD"})
@@ -160,22 +154,22 @@ class LogAnalyticsSource:
         except HttpResponseError as error:
             # The SDK re-raises every HttpResponseError as a plain one, a token failure and a body
             # it could not decode included; the original is its context.
-            undecodable = _context_of(error, DecodeError)
+            undecodable = la_errors.context_of(error, DecodeError)
             if undecodable is not None:
-                raise SourceError(_unreadable_message(table, window, undecodable)) from None
-            auth = _auth_failure(error)
+                raise SourceError(la_errors.unreadable_message(table, window, undecodable)) from None
+            auth = la_errors.auth_failure(error)
             if auth is not None:
-                raise SourceError(_auth_message(self, auth)) from None
-            raise SourceError(_http_message(self, table, error)) from None
+                raise SourceError(la_errors.auth_message(self, auth)) from None
+            raise SourceError(la_errors.http_message(self, table, error)) from None
         except AzureError as error:
             raise SourceError(
-                f"could not query Log Analytics at {self.endpoint} for {table}: {_first_line(error)}"
+                f"could not query Log Analytics at {self.endpoint} for {table}: {la_errors.first_line(error)}"
             ) from None
         except _UNREADABLE as error:
-            raise SourceError(_unreadable_message(table, window, error)) from None
+            raise SourceError(la_errors.unreadable_message(table, window, error)) from None
         try:
             if isinstance(result, LogsQueryPartialResult):
-                return [], f"partial result: {_partial_reason(result)}"
+                return [], f"partial result: {la_errors.partial_reason(result)}"
             if len(result.tables) > 1:
                 raise SourceError(f"Log Analytics returned {len(result.tables)} result tables for the {table} query")
             if not result.tables:
@@ -183,7 +177,7 @@ class LogAnalyticsSource:
             found = result.tables[0]
             raw = [api_row(found.columns, found.columns_types, list(row)) for row in found.rows]
         except _UNREADABLE as error:
-            raise SourceError(_unreadable_message(table, window, error)) from None
+            raise SourceError(la_errors.unreadable_message(table, window, error)) from None
         if len(raw) >= self.max_result_rows:
             return [], f"{len(raw)} rows, the service's row limit"
         return raw, None
@@ -257,10 +251,10 @@ class _Reader:
         half = (window.end - window.start) / 2
         if half < self.source.min_split:
             raise SourceError(
-                f"Log Analytics returned an incomplete {table} result for {_span(window)} ({incomplete}), "
+                f"Log Analytics returned an incomplete {table} result for {window} ({incomplete}), "
                 f"even after splitting the window down to {self.source.min_split}; the window is not evaluated"
             )
-        logger.warning("Log Analytics: incomplete %s result for %s (%s); halving", table, _span(window), incomplete)
+        logger.warning("Log Analytics: incomplete %s result for %s (%s); halving", table, window, incomplete)
         middle = window.start + half
         first = self.rows(table, Window(window.start, middle), query_for)
         return first + self.rows(table, Window(middle, window.end), query_for)
@@ -272,118 +266,5 @@ def _normalise(table: str, window: Window, raw: Mapping[str, Any]) -> Row:
         return normalise_row(raw, SCHEMAS[table])
     except CellError as error:
         raise SourceError(
-            f"Log Analytics returned an unreadable {table} value for {_span(window)}: {error}; "
-            "the window is not evaluated"
+            f"Log Analytics returned an unreadable {table} value for {window}: {error}; the window is not evaluated"
         ) from None
-
-
-def _unreadable_message(table: str, window: Window, error: BaseException) -> str:
-    if isinstance(error, RecursionError):
-        reason = "JSON nested too deeply to parse (RecursionError)"
-    else:
-        reason = f"{type(error).__name__}: {_first_line(error)}"
-    return (
-        f"Log Analytics sent a response to the {table} query for {_span(window)} that cannot be read ({reason}); "
-        "the window is not evaluated"
-    )
-
-
-def _span(window: Window) -> str:
-    return f"[{window.start.isoformat()}, {window.end.isoformat()})"
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "message", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _auth_failure(error: HttpResponseError) -> ClientAuthenticationError | None:
-    """The credential's failure behind ``error``, if no HTTP response was had (a 401 has one)."""
-    if error.status_code is not None:
-        return None
-    return _context_of(error, ClientAuthenticationError)
-
-
-def _context_of(error: BaseException, kind: type[E]) -> E | None:
-    """``error`` or the first exception of type ``kind`` along its cause and context, if any."""
-    seen: BaseException | None = error
-    for _ in range(8):  # a short, bounded walk along the exception context
-        if seen is None:
-            return None
-        if isinstance(seen, kind):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _auth_message(source: LogAnalyticsSource, error: ClientAuthenticationError) -> str:
-    identity = (
-        f"the user-assigned identity {source.client_id} (AZURE_CLIENT_ID)"
-        if source.client_id
-        else "the function's managed identity (AZURE_CLIENT_ID selects a user-assigned one)"
-    )
-    return (
-        f"Log Analytics: could not get a token for {source.endpoint}: in Azure this uses {identity}; "
-        "locally, sign in with `az login` as someone who may query the workspace "
-        f"(--verbose shows each credential tried): {_first_line(error)}"
-    )
-
-
-def _http_message(source: LogAnalyticsSource, table: str, error: HttpResponseError) -> str:
-    status = error.status_code
-    code, inner = _service_error(error)
-    what = f"HTTP {status}" + (f" {code}" if code else "")
-    if status in (401, 403):
-        return (
-            f"Log Analytics refused the {table} query ({what}): the identity lacks read access on workspace "
-            f"{source.workspace_id}; grant it, on the workspace, {READER_ROLES}" + (f" ({inner})" if inner else "")
-        )
-    if status == 400:
-        return f"Log Analytics rejected the {table} query ({what}): {inner or _first_line(error)}"
-    attempts = f"gave up after {source.retry_total + 1} attempts"
-    detail = f": {inner}" if inner else ""
-    if status == 429:
-        return f"Log Analytics throttled the {table} query ({what}); {attempts}{detail}"
-    if status in (408, 504):
-        timeout = f"server timeout {source.server_timeout} s"
-        return f"Log Analytics timed out on the {table} query ({what}, {timeout}); {attempts}{detail}"
-    if status is not None and status >= 500:
-        return f"Log Analytics failed the {table} query with a server error ({what}); {attempts}{detail}"
-    return f"Log Analytics answered the {table} query with {what}{detail}"
-
-
-def _service_error(error: HttpResponseError) -> tuple[str | None, str | None]:
-    """The service's error code and its innermost message, from the documented error body."""
-    try:
-        body = json.loads(error.response.text()) if error.response is not None else None
-    except (ValueError, AttributeError, RecursionError):
-        return None, None
-    node = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(node, dict):
-        return None, None
-    code = node.get("code") if isinstance(node.get("code"), str) else None
-    messages = list(_messages(node))
-    return code, messages[-1] if messages else None
-
-
-def _messages(node: Mapping[str, Any]) -> Iterable[str]:
-    # Outermost to innermost along "innererror", then any "details" entries.
-    while isinstance(node, Mapping):
-        if isinstance(node.get("message"), str) and node["message"]:
-            yield node["message"]
-        for detail in node.get("details") or ():
-            if isinstance(detail, Mapping):
-                yield from _messages(detail)
-        node = node.get("innererror")
-
-
-def _partial_reason(result: LogsQueryPartialResult) -> str:
-    error = result.partial_error
-    if error is None:
-        return "no error details"
-    messages = [m for m in (error.message,) if m]
-    for detail in error.details or ():
-        if isinstance(detail, Mapping):
-            messages.extend(_messages(detail))
-    code = f"{error.code}: " if error.code else ""
-    return code + (messages[-1] if messages else "no message")

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shared.instants import format_instant
 from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SCHEMAS, SIGNIN_TABLE, ReadRequest, Row, Tables, Window
 from shared.sources.base import DataSource
 
@@ -39,11 +40,10 @@ def shift_to(source: DataSource, *, window_end: datetime, lookback: timedelta) -
     period_end = _EPOCH + ((latest - _EPOCH) // lookback + 1) * lookback
     shift = window_end - period_end
     logger.info(
-        "MFA_FIXTURES_TIME_SHIFT=latest: fixture times moved by %s (their period [%s, %s) is the window ending %s)",
+        "MFA_FIXTURES_TIME_SHIFT=latest: fixture times moved by %s (their period %s is the window ending %s)",
         shift,
-        (period_end - lookback).isoformat(),
-        period_end.isoformat(),
-        window_end.isoformat(),
+        Window(period_end - lookback, period_end),
+        format_instant(window_end),
     )
     return shift
 

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING
 from shared.errors import ConfigError
 from shared.state.base import (
     Checkpoint,
+    Checkpoints,
     NewItem,
+    Outbox,
     OutboxItem,
     SkippedRange,
     StateStorageError,
     StateStore,
     Status,
+    SuppressionLog,
 )
 from shared.state.sqlite import SqliteStateStore
 
@@ -26,13 +29,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Checkpoint",
+    "Checkpoints",
     "NewItem",
+    "Outbox",
     "OutboxItem",
     "SkippedRange",
     "SqliteStateStore",
     "StateStorageError",
     "StateStore",
     "Status",
+    "SuppressionLog",
     "open_state",
 ]
 
@@ -45,7 +51,8 @@ def open_state(settings: Settings) -> StateStore:
     """
     if settings.uses_table_state:
         # Imported here so the local SQLite path does not load the Azure SDK.
-        from shared.state.tables import TableStateStore, check_table_name, table_service_from_settings  # noqa: PLC0415
+        from shared.state.table_client import check_table_name, table_service_from_settings  # noqa: PLC0415
+        from shared.state.tables import TableStateStore  # noqa: PLC0415
 
         check_table_name(settings.state_table)
         service = table_service_from_settings(settings)

@@ -6,91 +6,67 @@ instead of interleaving, which is what makes the compare-and-swap steps exact. W
 on while a writer holds the lock. Times are fixed-width ISO 8601 UTC text, so ``ORDER BY`` and
 ``<=`` on them follow time; versions are integer counters.
 
-``PRAGMA user_version`` records the schema (``SCHEMA_VERSION``). A file that is not an SQLite database,
-or was written by a newer release, is refused before anything is written to it.
+``commit_window`` writes the items, the suppression times (``alerted``) and the checkpoint in one
+transaction: a conflict or an error writes none of them. The schema and the checks made before
+writing to a file are in ``shared.state.sqlite_schema``; how each row is written and read back, in
+``shared.state.sqlite_rows``.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from shared.display import shown
 from shared.errors import StateConflictError
 from shared.state.base import (
     MAX_ERROR_CHARS,
+    NO_ALERTED,
     Checkpoint,
     NewItem,
     OutboxItem,
     SkippedRange,
     StateStorageError,
     Status,
-    StoredRow,
-    check_alert_ids,
-    check_key,
-    check_new_item,
-    check_status,
-    check_window_end,
     conflict_message,
     missing_message,
     order_key,
-    outbox_row_name,
     stale_message,
-    storable_text,
-    to_text,
     utc,
 )
+from shared.state.preconditions import (
+    check_alert_ids,
+    check_alerted,
+    check_key,
+    check_lease,
+    check_limit,
+    check_new_items,
+    check_status,
+    check_window_end,
+)
+from shared.state.sqlite_rows import (
+    ORDER,
+    OUTBOX_COLUMNS,
+    alerted_at,
+    decode_text,
+    exists,
+    insert_absent,
+    read_checkpoint,
+    read_item,
+    read_skipped,
+    remember,
+    version_of,
+)
+from shared.state.sqlite_schema import create_schema, prepare_file
+from shared.state.stored import storable_text, to_text
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS checkpoint (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    window_end TEXT NOT NULL,
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    alert_id TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
-    attempts INTEGER NOT NULL,
-    next_attempt_at TEXT NOT NULL,
-    last_error TEXT NOT NULL,
-    delivered_at TEXT,
-    last_failed_at TEXT,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (alert_id, sink)
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS skipped (
-    range_start TEXT NOT NULL,
-    range_end TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    PRIMARY KEY (range_start, range_end)
-);
-CREATE TABLE IF NOT EXISTS suppression (
-    key TEXT PRIMARY KEY,
-    alerted_at TEXT NOT NULL
-);
-"""
-
-_OUTBOX_COLUMNS: Final = (
-    "alert_id, sink, payload, created_at, status, attempts, next_attempt_at, last_error, delivered_at, "
-    "last_failed_at, version"
-)
-_ORDER: Final = "ORDER BY created_at, alert_id, sink"
-_TABLES: Final = frozenset({"checkpoint", "outbox", "skipped", "suppression"})
 # requeue names its alert ids as SQL parameters; SQLite allows 32766 per statement, so stay well below.
 _IDS_PER_STATEMENT: Final = 500
 
@@ -107,29 +83,39 @@ class SqliteStateStore:
             raise StateStorageError(
                 f"state file {self.path}: cannot create its directory: {error.strerror}", where=str(self.path)
             ) from None
-        self._open()
+        with self._connection("opening") as connection:
+            prepare_file(connection, path=self.path)
+        with self._transaction("creating the schema") as connection:
+            create_schema(connection, path=self.path)
 
     # -- StateStore -----------------------------------------------------------------------------
 
     def checkpoint(self) -> Checkpoint | None:
         with self._connection("reading the checkpoint") as connection:
             row = connection.execute("SELECT window_end, version FROM checkpoint WHERE id = 1").fetchone()
-        return None if row is None else self._checkpoint(row)
+        return None if row is None else read_checkpoint(row, path=self.path)
 
     def commit_window(
-        self, *, window_end: datetime, items: Sequence[NewItem], expected: Checkpoint | None
+        self,
+        *,
+        window_end: datetime,
+        items: Sequence[NewItem],
+        expected: Checkpoint | None,
+        alerted: Mapping[str, datetime] = NO_ALERTED,
     ) -> Checkpoint:
         end = check_window_end(window_end, expected)
-        for item in items:
-            check_new_item(item)
+        check_new_items(items)
+        times = check_alerted(alerted)
+        # One transaction: a conflict or an error rolls back the items and suppression times too.
         with self._transaction("committing a window") as connection:
             row = connection.execute("SELECT window_end, version FROM checkpoint WHERE id = 1").fetchone()
             # Read in full: a damaged checkpoint stops the commit rather than being overwritten.
-            current = None if row is None else self._checkpoint(row)
+            current = None if row is None else read_checkpoint(row, path=self.path)
             found = None if current is None else current.version
             if found != (None if expected is None else expected.version):
                 raise StateConflictError(conflict_message(expected, found))
-            _insert_absent(connection, items)
+            insert_absent(connection, items)
+            remember(connection, times, path=self.path)
             version = 1 if current is None else int(current.version) + 1
             connection.execute(
                 "INSERT INTO checkpoint (id, window_end, version) VALUES (1, ?, ?) "
@@ -139,32 +125,31 @@ class SqliteStateStore:
         logger.debug("checkpoint moved to %s with %d outbox item(s)", end.isoformat(), len(items))
         return Checkpoint(end=end, version=str(version))
 
-    def add_items(self, items: Sequence[NewItem]) -> None:
-        for item in items:
-            check_new_item(item)
+    def add_items(self, items: Sequence[NewItem], *, alerted: Mapping[str, datetime] = NO_ALERTED) -> None:
+        check_new_items(items)
+        times = check_alerted(alerted)
         with self._transaction("recording outbox items") as connection:
-            _insert_absent(connection, items)
+            insert_absent(connection, items)
+            remember(connection, times, path=self.path)
 
     def due(self, *, now: datetime, limit: int) -> list[OutboxItem]:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}")
+        check_limit(limit)
         with self._connection("reading due outbox items") as connection:
             rows = connection.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? {_ORDER} "
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? {ORDER} "
                 "LIMIT ?",
                 (to_text(now, name="now"), limit),
             ).fetchall()
-        return [self._item(row) for row in rows]
+        return [read_item(row, path=self.path) for row in rows]
 
     def claim(self, item: OutboxItem, *, now: datetime, lease: timedelta) -> OutboxItem | None:
-        if lease <= timedelta(0):
-            raise ValueError(f"lease must be positive, got {lease}")
+        check_lease(lease)
         next_attempt = utc(now, name="now") + lease
         with self._transaction("claiming an outbox item") as connection:
             row = connection.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, version = version + 1 "
                 "WHERE alert_id = ? AND sink = ? AND version = ? AND status = 'pending' RETURNING version",
-                (to_text(next_attempt, name="now + lease"), item.alert_id, item.sink, _version(item)),
+                (to_text(next_attempt, name="now + lease"), item.alert_id, item.sink, version_of(item)),
             ).fetchone()
         if row is None:
             return None
@@ -178,7 +163,7 @@ class SqliteStateStore:
                 "WHERE alert_id = ? AND sink = ? AND status <> 'delivered'",
                 (delivered, item.alert_id, item.sink),
             ).rowcount
-            if not changed and not _exists(connection, item):
+            if not changed and not exists(connection, item):
                 raise StateConflictError(missing_message(item))
 
     def mark_failed(self, item: OutboxItem, *, at: datetime, error: str, retry_at: datetime | None) -> None:
@@ -195,13 +180,11 @@ class SqliteStateStore:
                     failed,
                     item.alert_id,
                     item.sink,
-                    _version(item),
+                    version_of(item),
                 ),
             ).rowcount
             if not changed:
-                raise StateConflictError(
-                    missing_message(item) if not _exists(connection, item) else stale_message(item)
-                )
+                raise StateConflictError(missing_message(item) if not exists(connection, item) else stale_message(item))
 
     def requeue(self, *, alert_ids: Sequence[str] | None, now: datetime) -> list[OutboxItem]:
         wanted = check_alert_ids(alert_ids)
@@ -214,25 +197,25 @@ class SqliteStateStore:
         )
         with self._transaction("requeueing dead outbox items") as connection:
             if wanted is None:
-                rows = connection.execute(f"{update} RETURNING {_OUTBOX_COLUMNS}", (again,)).fetchall()
+                rows = connection.execute(f"{update} RETURNING {OUTBOX_COLUMNS}", (again,)).fetchall()
             else:
                 ids, rows = sorted(wanted), []
                 for start in range(0, len(ids), _IDS_PER_STATEMENT):
                     chunk = ids[start : start + _IDS_PER_STATEMENT]
                     marks = ", ".join("?" * len(chunk))
                     rows += connection.execute(
-                        f"{update} AND alert_id IN ({marks}) RETURNING {_OUTBOX_COLUMNS}", (again, *chunk)
+                        f"{update} AND alert_id IN ({marks}) RETURNING {OUTBOX_COLUMNS}", (again, *chunk)
                     ).fetchall()
             # Read inside the transaction: an unreadable row undoes the whole requeue.
-            requeued = [self._item(row) for row in rows]
+            requeued = [read_item(row, path=self.path) for row in rows]
         return sorted(requeued, key=order_key)  # RETURNING has no order
 
     def items(self, *, status: Status | None = None) -> list[OutboxItem]:
         check_status(status)
         where, parameters = ("", ()) if status is None else ("WHERE status = ?", (status,))
         with self._connection("listing outbox items") as connection:
-            rows = connection.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} {_ORDER}", parameters).fetchall()
-        return [self._item(row) for row in rows]
+            rows = connection.execute(f"SELECT {OUTBOX_COLUMNS} FROM outbox {where} {ORDER}", parameters).fetchall()
+        return [read_item(row, path=self.path) for row in rows]
 
     def record_skipped(self, *, start: datetime, end: datetime, reason: str, at: datetime) -> None:
         row = (
@@ -253,105 +236,23 @@ class SqliteStateStore:
             rows = connection.execute(
                 "SELECT range_start, range_end, reason, recorded_at FROM skipped ORDER BY range_start, range_end"
             ).fetchall()
-        ranges = []
-        for start, end, reason, recorded in rows:
-            stored = self._row(f"skipped range {shown(start)} to {shown(end)}")
-            ranges.append(
-                SkippedRange(
-                    start=stored.time("range_start", start),
-                    end=stored.time("range_end", end),
-                    reason=stored.text("reason", reason),
-                    recorded_at=stored.time("recorded_at", recorded),
-                )
-            )
-        return ranges
+        return [read_skipped(row, path=self.path) for row in rows]
 
     def last_alerted(self, key: str) -> datetime | None:
         check_key(key)
         with self._connection("reading suppression") as connection:
-            row = connection.execute("SELECT alerted_at FROM suppression WHERE key = ?", (_sql_key(key),)).fetchone()
-        return None if row is None else self._row(f"suppression row for key {shown(key)}").time("alerted_at", row[0])
+            return alerted_at(connection, key, path=self.path)
 
     def remember_alerted(self, key: str, at: datetime) -> None:
         check_key(key)
+        at = utc(at, name="at")
         with self._transaction("recording suppression") as connection:
-            connection.execute(
-                "INSERT INTO suppression (key, alerted_at) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET alerted_at = excluded.alerted_at",
-                (_sql_key(key), to_text(at, name="at")),
-            )
+            remember(connection, {key: at}, path=self.path)
 
     def close(self) -> None:
         """Nothing to release: connections live for one operation."""
 
     # -- plumbing -------------------------------------------------------------------------------
-
-    def _open(self) -> None:
-        with self._connection("opening") as connection:
-            # Reading the version is the first touch of the file, and only reads: a file that is not a
-            # database, or is from a newer release, is refused exactly as it was found.
-            self._check_version(connection.execute("PRAGMA user_version").fetchone()[0])
-            # WAL is a property of the file: set once, every later connection uses it.
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                logger.warning("state file %s: journal mode is %s (WAL unsupported here)", self.path, mode)
-        with self._transaction("creating the schema") as connection:
-            found = connection.execute("PRAGMA user_version").fetchone()[0]
-            self._check_version(found)  # another process may have opened it meanwhile
-            if found < SCHEMA_VERSION:
-                # Version 0 is a new file, or this same schema written by a release that did not record
-                # its version; anything else in it is not ours to add to.
-                tables = connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-                ).fetchall()
-                if foreign := sorted({name for (name,) in tables} - _TABLES):
-                    raise StateStorageError(
-                        f"state file {self.path}: holds tables that are not this product's state "
-                        f"({', '.join(foreign)}); nothing was written: use another file",
-                        where=str(self.path),
-                    )
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _check_version(self, found: int) -> None:
-        if found > SCHEMA_VERSION:
-            raise StateStorageError(
-                f"state file {self.path}: schema version {found} was written by a newer release "
-                f"(this one knows {SCHEMA_VERSION}); nothing was written: run the newer release, "
-                "or use another file",
-                where=str(self.path),
-            )
-
-    def _row(self, row: str) -> StoredRow:
-        return StoredRow(
-            place=f"state file {self.path}",
-            where=str(self.path),
-            row=row,
-            remedy="restore the file from a backup, or move it away to start again with empty state",
-        )
-
-    def _checkpoint(self, row: tuple) -> Checkpoint:
-        stored = self._row("the checkpoint")
-        return Checkpoint(end=stored.time("window_end", row[0]), version=str(stored.integer("version", row[1])))
-
-    def _item(self, row: tuple) -> OutboxItem:
-        (alert_id, sink, payload, created, status, attempts, next_attempt, error, delivered, failed, version) = row
-        stored = self._row(outbox_row_name(alert_id, sink))
-        return OutboxItem(
-            alert_id=stored.text("alert_id", alert_id),
-            sink=stored.text("sink", sink),
-            payload=stored.text("payload", payload),
-            created_at=stored.time("created_at", created),
-            status=stored.status("status", status),
-            attempts=stored.integer("attempts", attempts),
-            next_attempt_at=stored.time("next_attempt_at", next_attempt),
-            last_error=stored.text("last_error", error),
-            delivered_at=stored.optional_time("delivered_at", delivered),
-            version=str(stored.integer("version", version)),
-            last_failed_at=stored.optional_time("last_failed_at", failed),
-        )
 
     @contextmanager
     def _connection(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -360,7 +261,7 @@ class SqliteStateStore:
             connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
         except sqlite3.Error as error:
             raise self._storage_error(error, doing) from None
-        connection.text_factory = _text
+        connection.text_factory = decode_text
         try:
             connection.execute("PRAGMA synchronous = FULL")  # a committed window survives power loss
             yield connection
@@ -391,48 +292,3 @@ class SqliteStateStore:
         elif code.startswith("SQLITE_CORRUPT"):
             detail += " (the state is damaged: restore the file from a backup, or move it away to start again)"
         return StateStorageError(f"state file {self.path}: {doing} failed: {detail}", where=str(self.path))
-
-
-def _insert_absent(connection: sqlite3.Connection, items: Sequence[NewItem]) -> None:
-    # DO NOTHING on the key only: an existing item keeps its status, attempts and payload.
-    connection.executemany(
-        f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, 'pending', 0, ?, '', NULL, NULL, 1) "
-        "ON CONFLICT (alert_id, sink) DO NOTHING",
-        [
-            (item.alert_id, item.sink, item.payload, created, created)
-            for item in items
-            for created in [to_text(item.created_at, name="created_at")]
-        ],
-    )
-
-
-def _text(raw: bytes) -> str | bytes:
-    # Text that is not UTF-8 (written by some other tool) comes back as its bytes, for StoredRow to
-    # report with its row and field; sqlite3 itself would fail naming neither, quoting the raw text.
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw
-
-
-def _sql_key(key: str) -> str | bytes:
-    # SQLite text must be UTF-8, which cannot hold a surrogate, yet any str is a suppression key. Such
-    # a key is stored as the BLOB of its "surrogatepass" bytes: a BLOB never equals a TEXT, and the
-    # encoding is one-to-one, so distinct keys stay distinct and every other key is stored as before.
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        return key.encode("utf-8", "surrogatepass")
-    return key
-
-
-def _version(item: OutboxItem) -> int:
-    try:
-        return int(item.version)
-    except ValueError:
-        raise ValueError(f"outbox item {item.alert_id}/{item.sink}: {item.version!r} is not a SQLite version") from None
-
-
-def _exists(connection: sqlite3.Connection, item: OutboxItem) -> bool:
-    found = connection.execute("SELECT 1 FROM outbox WHERE alert_id = ? AND sink = ?", (item.alert_id, item.sink))
-    return found.fetchone() is not None

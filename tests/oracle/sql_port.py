@@ -343,9 +343,10 @@ def run_rule(
 
 
 def _jsonable(value: Any) -> Any:
-    # Datetimes as ISO 8601 UTC with six fraction digits and "Z" (as the product prints them).
+    # Datetimes as ISO 8601 UTC with "Z", fraction digits only when present (as the product prints
+    # them, shared.instants.format_instant; written out here so that the oracle stays independent).
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from shared.errors import InputError
 from shared.models import ReadRequest, Window
-from shared.sources import fixtures, raw_prefilter
-from shared.sources.fixtures import FixtureSource, _check_columns, _json_reason, read_records
-from shared.sources.raw_prefilter import RawFilter
+from shared.sources.fixtures import FixtureSource
 from shared.sources.values import parse_datetime
 from tests.builders import DECLINED
 
@@ -185,19 +179,6 @@ def test_every_format_gives_the_same_rows(tmp_path: Path, fmt: str) -> None:
     assert got.behaviors == expected.behaviors
 
 
-def test_the_real_portal_csv_excerpts_are_read(tmp_path: Path) -> None:
-    # Excerpts of real portal exports (see tests/data/portal/README.md).
-    samples = Path(__file__).resolve().parents[1] / "data" / "portal"
-    (tmp_path / "SigninLogs.csv").write_bytes((samples / "SigninLogs_portal_export_2rows.csv").read_bytes())
-    (tmp_path / "BehaviorAnalytics.csv").write_bytes(
-        (samples / "BehaviorAnalytics_SampleData-Custom_Behavior-Analytics_excerpt.csv").read_bytes()
-    )
-    write_jsonl(tmp_path, "IdentityInfo", [IDENTITY])
-    tables = FixtureSource(tmp_path).read(ALL)
-    assert tables.scanned == {"SigninLogs": 2, "IdentityInfo": 1, "BehaviorAnalytics": 6}
-    assert tables.signins == []  # the excerpts hold no MFA rejections
-
-
 def test_portal_time_format_is_parsed_as_utc(tmp_path: Path) -> None:
     assert parse_datetime("9/19/2023, 1:45:17.287 PM") == datetime(2023, 9, 19, 13, 45, 17, 287000, tzinfo=UTC)
     assert parse_datetime("9/19/2023, 12:05:00.000 AM") == datetime(2023, 9, 19, 0, 5, tzinfo=UTC)
@@ -271,17 +252,6 @@ def test_non_integer_priority_names_file_line_and_column(tmp_path: Path) -> None
     assert "BehaviorAnalytics.jsonl: line 2: column InvestigationPriority: expected an integer" in message
 
 
-def test_csv_with_wrong_field_count_names_the_line(tmp_path: Path) -> None:
-    write_tables(tmp_path)
-    (tmp_path / "BehaviorAnalytics.jsonl").unlink()
-    (tmp_path / "BehaviorAnalytics.csv").write_text(
-        "TimeGenerated [UTC],ActivityType,SourceIPAddress,UserName,InvestigationPriority\n"
-        '"11/28/2026, 9:05:00.000 AM",LogOn,203.0.113.7,john.doe,7\n'
-        "11/28/2026 9:06,LogOn,203.0.113.7\n"
-    )
-    assert "BehaviorAnalytics.csv: line 3: 3 fields, the header has 5" in _error(tmp_path)
-
-
 def test_invalid_json_array_names_the_line(tmp_path: Path) -> None:
     write_tables(tmp_path)
     (tmp_path / "IdentityInfo.jsonl").unlink()
@@ -299,119 +269,3 @@ def test_two_files_for_one_table_is_an_error(tmp_path: Path) -> None:
 
 def test_not_a_directory_is_an_error(tmp_path: Path) -> None:
     assert "not a directory" in _error(tmp_path / "missing")
-
-
-# --- the block-scanning reader keeps the line-by-line semantics exactly ------------------------
-
-
-def _reference_records(path: Path, table: str, line_filter: RawFilter | None) -> tuple[list[tuple[str, dict]], int]:
-    """The reader as it was, one line at a time: the semantics the block scanner must keep."""
-    records, rows, first = [], 0, True
-    with path.open("rb") as stream:
-        for number, line in enumerate(stream, 1):
-            stripped = line.strip()
-            if not stripped:
-                continue
-            rows += 1
-            if not first and line_filter is not None and not line_filter.may_match(stripped):
-                if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
-                    raise InputError(f"{path}: line {number}: not a JSON object")
-                continue
-            try:
-                record = json.loads(stripped)
-            except ValueError as error:
-                raise InputError(f"{path}: line {number}: invalid JSON: {_json_reason(error)}") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-            if first:
-                _check_columns(path, table, record)
-                first = False
-            records.append((f"line {number}", record))
-    return records, rows
-
-
-def _outcome(read: Callable[[], tuple[list[tuple[str, dict]], int]]) -> tuple[list[tuple[str, dict]], int] | str:
-    try:
-        return read()
-    except InputError as error:
-        return f"InputError: {error}"
-
-
-FRAUD = SIGNIN | {"Status": {"errorCode": 500121, "additionalDetails": "MFA denied; Fraud Code entered"}}
-OTHER_500121 = SIGNIN | {"Status": {"errorCode": 500121, "additionalDetails": "MFA denied; no answer"}}
-LINE_KINDS = [
-    json.dumps(SUCCESS),
-    json.dumps(SUCCESS, separators=(",", ":")),
-    json.dumps(SIGNIN),
-    json.dumps(FRAUD),
-    json.dumps(OTHER_500121),
-    json.dumps(SUCCESS) + "\r",  # a Windows line end
-    "  " + json.dumps(SIGNIN) + " \t",
-    "  " + json.dumps(SUCCESS),
-    "",
-    " \t ",
-    "\r",
-    json.dumps(SUCCESS | {"UserDisplayName": "Zo\u00eb \\ O'Neil"}),  # a backslash: always parsed
-    json.dumps(SUCCESS, ensure_ascii=False) + "\u00e9",  # irrelevant, not "{…}"
-    '{"ResultType": "0", x}',  # irrelevant, "{…}", not JSON: skipped unread
-    '{"ResultType": "500121", "Status": {"additionalDetails": "fraud"}, x}',  # relevant, not JSON
-    '{"ResultType": "0"',
-    '{"ResultType": "0"\r',  # a Windows line end after a line that is not "{…}"
-    "[1, 2]",
-    "{",
-    "}",
-    json.dumps(SIGNIN | {"TimeGenerated": "yesterday"}),
-]
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    first=st.sampled_from([json.dumps(SUCCESS), json.dumps(SIGNIN), "", '{"ResultType": "0"}', "[1]"]),
-    body=st.lists(st.sampled_from(LINE_KINDS), max_size=40),
-    final_newline=st.booleans(),
-    block=st.sampled_from([1, 7, 64, 300, 1 << 20]),
-    strict=st.booleans(),
-)
-def test_the_block_reader_reads_exactly_what_the_line_reader_read(
-    first: str, body: list[str], final_newline: bool, block: int, strict: bool
-) -> None:
-    text = "\n".join([first, *body]) + ("\n" if final_newline else "")
-    line_filter = None if strict else raw_prefilter.SIGNIN_FILTER
-    saved = fixtures._BLOCK_BYTES
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "SigninLogs.jsonl"
-        path.write_bytes(text.encode())
-
-        def blocks() -> tuple[list[tuple[str, dict]], int]:
-            counter = fixtures._Counter()
-            records = list(read_records(path, "SigninLogs", line_filter=line_filter, counter=counter))
-            return records, counter.rows
-
-        try:
-            fixtures._BLOCK_BYTES = block
-            got = _outcome(blocks)
-        finally:
-            fixtures._BLOCK_BYTES = saved
-        assert got == _outcome(lambda: _reference_records(path, "SigninLogs", line_filter))
-
-
-def test_a_bad_line_deep_in_a_big_file_is_named_by_its_line_number(tmp_path: Path) -> None:
-    # ~12 MB: several blocks, the bad line far into the third, found by the fast path's outline check.
-    success = json.dumps(SUCCESS | {"Padding": "x" * 300})
-    lines = [json.dumps(SIGNIN)] + [success] * 29_999
-    lines[24_999] = success[:-1]  # line 25000 lacks its closing brace
-    write_tables(tmp_path)
-    (tmp_path / "SigninLogs.jsonl").write_text("\n".join(lines) + "\n")
-    assert (tmp_path / "SigninLogs.jsonl").stat().st_size > 2 * fixtures._BLOCK_BYTES
-    assert "SigninLogs.jsonl: line 25000: not a JSON object" in _error(tmp_path, strict=False)
-
-    lines[24_999] = success
-    lines[29_998] = json.dumps(SIGNIN | {"TimeGenerated": "yesterday"})  # a row that matters, unreadable
-    (tmp_path / "SigninLogs.jsonl").write_text("\n".join(lines) + "\n")
-    assert "SigninLogs.jsonl: line 29999: column TimeGenerated: not a datetime" in _error(tmp_path, strict=False)
-
-    lines[29_998] = json.dumps(FRAUD)
-    (tmp_path / "SigninLogs.jsonl").write_text("\r\n".join(lines))  # Windows line ends, no final one
-    tables = FixtureSource(tmp_path, strict=False).read(ALL)
-    assert tables.scanned["SigninLogs"] == 30_000
-    assert [r["Status"] for r in tables.signins] == [SIGNIN["Status"], FRAUD["Status"]]

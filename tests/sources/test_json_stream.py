@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.errors import InputError
-from shared.sources import fixtures
+from shared.sources import json_stream
 from shared.sources.fixtures import read_records
 
 text = st.text(st.one_of(st.characters(), st.sampled_from(["\ud800", "\udfff", "\x00", '"', "\\", "\n"])), max_size=8)
@@ -30,14 +30,14 @@ records = st.lists(
 
 
 def _outcome(path: Path, piece: int) -> Any:
-    saved = fixtures._PIECE_CHARS
-    fixtures._PIECE_CHARS = piece
+    saved = json_stream._PIECE_CHARS
+    json_stream._PIECE_CHARS = piece
     try:
         return [record for _, record in read_records(path, "IdentityInfo")]
     except InputError as error:
         return str(error).replace(f"{path}: ", "")
     finally:
-        fixtures._PIECE_CHARS = saved
+        json_stream._PIECE_CHARS = saved
 
 
 def _reference(data: bytes) -> Any:

@@ -47,7 +47,7 @@ from tests.test_hostile_values import (
     write_format,
 )
 
-SPAN = "[2026-11-28T09:00:00+00:00, 2026-11-28T10:00:00+00:00)"
+SPAN = "[2026-11-28T09:00:00Z, 2026-11-28T10:00:00Z)"
 # Keys that also break literals in other ways.
 QUOTING = ['q"uote', "back\\slash", "\\", '"', "' or 1==1 //", "x\r\ny"]
 

@@ -21,7 +21,7 @@ import pytest
 from shared.cli import main
 from shared.errors import InputError
 from shared.models import SCHEMAS, ReadRequest
-from shared.sources import fixtures
+from shared.sources import fixture_files, fixtures, json_lines, json_stream
 from shared.sources.fixtures import FixtureSource
 from shared.sources.values import MAX_NESTING, normalise_row, parse_dynamic, parse_string_or_dynamic, too_deep
 from tests.builders import DECLINED
@@ -311,9 +311,9 @@ def test_python_dash_m_shared_reports_a_deep_line_in_one_line(tmp_path: Path) ->
 def test_a_line_or_value_longer_than_any_record_is_refused_before_it_is_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fixtures, "MAX_RECORD_CHARS", 100_000)
-    monkeypatch.setattr(fixtures, "_BLOCK_BYTES", 4096)
-    monkeypatch.setattr(fixtures, "_PIECE_CHARS", 4096)
+    monkeypatch.setattr(fixture_files, "MAX_RECORD_CHARS", 100_000)
+    monkeypatch.setattr(json_lines, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(json_stream, "_PIECE_CHARS", 4096)
     write_tables(tmp_path)
     long_line = json.dumps(SUCCESS | {"Padding": "x" * 200_000})
     (tmp_path / "SigninLogs.jsonl").write_text(json.dumps(SIGNIN) + "\n\n" + long_line + "\n")

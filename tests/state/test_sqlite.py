@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.state import NewItem, SqliteStateStore, StateStorageError
-from shared.state.sqlite import SCHEMA_VERSION
+from shared.state.sqlite_schema import SCHEMA_VERSION
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -378,3 +378,18 @@ def test_a_suppression_key_with_surrogates_is_stored_apart_from_every_text_key(t
     assert store.last_alerted("x\ud800") == T0
     assert store.last_alerted("x\ufffd") == T0 + timedelta(hours=1)
     assert sorted(raw(path, "SELECT typeof(key) FROM suppression")) == [("blob",), ("text",)]
+
+
+def test_a_damaged_suppression_row_stops_the_commit_with_nothing_written(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = SqliteStateStore(path)
+    store.remember_alerted("user@x.example|10.0.0.1", T0)
+    damage(path, "UPDATE suppression SET alerted_at = 'garbage'")
+
+    # The stored time is read before the later one is kept: damage stops the whole transaction.
+    with pytest.raises(StateStorageError, match="alerted_at 'garbage' is not a UTC time"):
+        store.commit_window(window_end=T0, items=[new("a1")], expected=None, alerted={"user@x.example|10.0.0.1": T0})
+
+    assert store.checkpoint() is None
+    assert store.items() == []
+    assert raw(path, "SELECT alerted_at FROM suppression") == [("garbage",)]

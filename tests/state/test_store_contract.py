@@ -660,3 +660,100 @@ def test_any_str_is_a_suppression_key_and_distinct_keys_stay_distinct(open_store
     reopened = open_store()
     assert [reopened.last_alerted(key) for key in keys] == [T0 + hour * HOUR for hour in range(len(keys))]
     assert reopened.last_alerted("\udbff") is None
+
+
+# -- suppression recorded in the same step as the window ----------------------------------------------
+
+GUEST = "guest_contoso.com#EXT#@tenant.onmicrosoft.com|2001:db8::1"
+OTHER = "ünïcode/user?@x.example|10.0.0.1"
+
+
+def test_commit_window_records_alerted_with_the_window(open_store: StoreFactory) -> None:
+    store = open_store()
+
+    first = store.commit_window(window_end=T0, items=[new("a1")], expected=None, alerted={GUEST: T0 - HOUR})
+    store.commit_window(window_end=T0 + HOUR, items=[], expected=first, alerted={OTHER: T0, GUEST: T0})
+
+    reopened = open_store()
+    assert reopened.last_alerted(GUEST) == T0
+    assert reopened.last_alerted(OTHER) == T0
+    assert reopened.last_alerted(OTHER).tzinfo is UTC
+
+
+def test_a_commit_that_loses_records_no_alerted(store: StateStore) -> None:
+    first = store.commit_window(window_end=T0, items=[], expected=None)
+    second = store.commit_window(window_end=T0 + HOUR, items=[], expected=first)
+
+    # A stale runner: the checkpoint moved since it read it. Every store finds this before writing
+    # anything; a race lost only at the Table store's final conditional write is in test_tables.py.
+    with pytest.raises(StateConflictError):
+        store.commit_window(window_end=T0 + 2 * HOUR, items=[new("stale")], expected=first, alerted={GUEST: T0})
+
+    assert store.last_alerted(GUEST) is None
+    assert store.checkpoint() == second
+    assert store.items() == []
+
+
+def test_a_refused_alerted_argument_writes_nothing(store: StateStore) -> None:
+    for alerted, error in (
+        ({GUEST: T0, "": T0}, ValueError),
+        ({GUEST: T0, OTHER: datetime(2026, 3, 1, 10)}, ValueError),  # naive on purpose
+        ({GUEST: "2026-03-01T10:00:00Z"}, TypeError),
+    ):
+        with pytest.raises(error):
+            store.commit_window(window_end=T0, items=[new("a1")], expected=None, alerted=alerted)  # type: ignore[arg-type]
+        with pytest.raises(error):
+            store.add_items([new("b2")], alerted=alerted)  # type: ignore[arg-type]
+
+    assert store.checkpoint() is None
+    assert store.items() == []
+    assert store.last_alerted(GUEST) is None
+
+
+def test_add_items_records_alerted_and_leaves_the_checkpoint(open_store: StoreFactory) -> None:
+    store = open_store()
+
+    store.add_items([new("a1")], alerted={GUEST: T0, OTHER: T0 + HOUR})
+    store.add_items([], alerted={"third|10.0.0.3": T0 + 2 * HOUR})
+
+    reopened = open_store()
+    assert reopened.checkpoint() is None
+    assert [item.alert_id for item in reopened.items()] == ["a1"]
+    assert [reopened.last_alerted(key) for key in (GUEST, OTHER, "third|10.0.0.3")] == [T0, T0 + HOUR, T0 + 2 * HOUR]
+
+
+def test_a_suppression_time_never_moves_backwards(open_store: StoreFactory) -> None:
+    store = open_store()
+    live = T0 + 5 * HOUR
+    store.remember_alerted(GUEST, live)
+
+    # A backfill of an old window, by every path: none of them shortens the live suppression.
+    store.remember_alerted(GUEST, T0)
+    checkpoint = store.commit_window(window_end=T0, items=[], expected=None, alerted={GUEST: T0 + HOUR})
+    store.add_items([new("a1")], alerted={GUEST: T0 + 2 * HOUR})
+    store.remember_alerted(GUEST, live)  # the same time again changes nothing either
+    assert open_store().last_alerted(GUEST) == live
+
+    # A later time moves it on, by every path.
+    store.commit_window(window_end=T0 + HOUR, items=[], expected=checkpoint, alerted={GUEST: live + HOUR})
+    assert open_store().last_alerted(GUEST) == live + HOUR
+    store.add_items([], alerted={GUEST: live + 2 * HOUR})
+    assert open_store().last_alerted(GUEST) == live + 2 * HOUR
+    store.remember_alerted(GUEST, live + 3 * HOUR)
+    assert open_store().last_alerted(GUEST) == live + 3 * HOUR
+
+
+def test_runners_remembering_one_key_at_once_keep_the_latest_time(open_store: StoreFactory) -> None:
+    times = [T0 + minutes * timedelta(minutes=1) for minutes in (7, 3, 11, 5, 2, 13, 1, 8)]
+    stores = [open_store() for _ in times]
+    start = threading.Barrier(len(times))
+
+    def remember(index: int) -> None:
+        start.wait(THREAD_TIMEOUT)
+        stores[index].remember_alerted(GUEST, times[index])
+
+    with ThreadPoolExecutor(len(times)) as pool:
+        for done in [pool.submit(remember, index) for index in range(len(times))]:
+            done.result(THREAD_TIMEOUT)
+
+    assert open_store().last_alerted(GUEST) == max(times)

@@ -15,10 +15,11 @@ import pytest
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.identity import DefaultAzureCredential
 
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StateConflictError
 from shared.settings import Settings, load_settings
 from shared.state import Checkpoint, NewItem, StateStorageError
-from shared.state.tables import TableStateStore, table_service_from_settings
+from shared.state.table_client import table_service_from_settings
+from shared.state.tables import TableStateStore
 from tests.harness.azurite import ACCOUNT_KEY, Azurite, unique_table_name
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -446,3 +447,56 @@ def test_requeue_decides_again_on_an_item_changed_between_its_read_and_write(
     [item] = other.items()
     assert (item.status, item.attempts, item.last_error) == final
     assert result in ([], [item])
+
+
+# -- suppression times, recorded with the window -------------------------------------------------------
+
+
+class CommitsBeforeTheCheckpointWrite(TableClient):
+    """The real SDK client, letting another runner commit just before the store writes the checkpoint."""
+
+    meanwhile: Callable[[], None] | None = None
+
+    def create_entity(self, entity: Any, **kwargs: Any) -> dict[str, Any]:
+        if self.meanwhile is not None and entity["PartitionKey"] == "checkpoint":
+            act, self.meanwhile = self.meanwhile, None
+            act()
+        return super().create_entity(entity, **kwargs)
+
+
+def test_a_race_lost_at_the_checkpoint_write_leaves_the_same_items_and_alerted_as_the_winner(shared: Shared) -> None:
+    # Table storage cannot write several entities in one step that inserts only the absent ones: the
+    # loser created its items and recorded its suppression times before its checkpoint write failed.
+    # They are the winner's too (the same window gives the same alerts and the same keys and times),
+    # and a suppression time only moves later, so the state is as if the winner alone had written.
+    winner = shared.store
+    key = "guest_contoso.com#EXT#@tenant.onmicrosoft.com|2001:db8::1"
+    racy = CommitsBeforeTheCheckpointWrite.from_connection_string(shared.connection_string, table_name=shared.name)
+    loser = TableStateStore(racy)
+    committed: list[Checkpoint] = []
+    racy.meanwhile = lambda: committed.append(
+        winner.commit_window(window_end=T0, items=[new("a1")], expected=None, alerted={key: T0})
+    )
+
+    with pytest.raises(StateConflictError, match="another runner created the checkpoint first"):
+        loser.commit_window(window_end=T0, items=[new("a1")], expected=None, alerted={key: T0})
+    loser.close()
+
+    assert winner.checkpoint() == committed[0]
+    assert [(item.alert_id, item.attempts) for item in winner.items()] == [("a1", 0)]
+    assert winner.last_alerted(key) == T0
+
+
+def test_a_damaged_suppression_entity_is_reported_and_never_overwritten(shared: Shared) -> None:
+    store = shared.store
+    key = "user@x.example|10.0.0.1"
+    store.remember_alerted(key, T0)
+    row_key = hashlib.sha256(key.encode()).hexdigest()
+    replace_entity(shared.raw, "suppression", row_key, lambda entity: entity.update(alerted_at="garbage"))
+
+    with pytest.raises(StateStorageError, match="alerted_at 'garbage' is not a UTC time"):
+        store.remember_alerted(key, T0 + timedelta(hours=1))
+    with pytest.raises(StateStorageError, match="alerted_at 'garbage' is not a UTC time"):
+        store.add_items([], alerted={key: T0 + timedelta(hours=1)})
+
+    assert shared.raw.get_entity("suppression", row_key)["alerted_at"] == "garbage"

@@ -1,0 +1,243 @@
+"""The alert document ``mfa-rejected.alert/v1`` as a pydantic model: what the webhook sends, the outbox
+stores and ``Alert.to_json``/``Alert.from_json`` write and read.
+
+The model is the one definition of the payload: ``docs/webhook-payload.v1.schema.json`` is generated
+from it (``python -m shared.alert_document --schema > docs/webhook-payload.v1.schema.json``, or
+``make schema``), and a test fails when the two differ. Times are written with
+``shared.instants.format_instant``; reading accepts any ISO 8601 time with a timezone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, SkipJsonSchema
+
+from shared.instants import format_instant, parse_instant
+
+SCHEMA: Final = "mfa-rejected.alert/v1"
+RULE_ID: Final = "d99cf5c3-d660-436c-895b-8a8f8448da23"
+
+SCHEMA_ID: Final = "urn:mfa-rejected:schema:alert:v1"
+_TITLE: Final = "mfa-rejected alert, version 1"
+_DESCRIPTION: Final = (
+    "Body of the signed JSON webhook (MFA_WEBHOOK_URL): one alert of the Microsoft Sentinel rule 'MFA Rejected by"
+    " User' (v2.0.4) as re-implemented by mfa-rejected. Signed per the Standard Webhooks spec; the webhook-id header"
+    " equals `id`. New optional fields may be added within v1; anything incompatible gets a new `schema` value."
+)
+TIME_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+
+
+def _parsed(value: Any) -> Any:
+    return parse_instant(value) if isinstance(value, str) else value
+
+
+def _non_empty(text: str) -> str:
+    if not text:
+        raise ValueError("empty string")
+    return text
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: expected a timezone-aware UTC time")
+    return moment.astimezone(UTC)
+
+
+# A time: a timezone-aware datetime in the model, format_instant text in the document.
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_parsed),
+    AfterValidator(_utc),
+    PlainSerializer(format_instant, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIME_PATTERN}),
+]
+# A non-empty string. Checked here rather than by pydantic's min_length, which refuses a string holding
+# a lone surrogate (data may: shared.serialise.json_text writes it as an escape).
+NonEmpty = Annotated[str, AfterValidator(_non_empty), WithJsonSchema({"type": "string", "minLength": 1})]
+# A make_set() result from IdentityInfo: an array, or null when the user had no IdentityInfo match.
+StringSet = Annotated[
+    list[Any] | None,
+    WithJsonSchema(
+        {
+            "type": ["array", "null"],
+            "description": "A make_set() result from IdentityInfo; null when the user had no IdentityInfo match.",
+        }
+    ),
+]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    # An optional field is absent from the document, never null: the schema shows no default.
+    schema.pop("default", None)
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class _Model(BaseModel):
+    # Strict: a value is taken as it is or refused, never converted (5.0 stays no int, "5" no number),
+    # so that a stored document reads back to the very same text.
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+class RuleDocument(_Model):
+    id: Literal["d99cf5c3-d660-436c-895b-8a8f8448da23"]
+    name: NonEmpty
+    version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
+    description: str
+    severity: Literal["Informational", "Low", "Medium", "High"]
+    tactics: Annotated[list[str], Field(min_length=1)]
+    techniques: Annotated[list[Annotated[str, Field(pattern=r"^T[0-9]{4}(\.[0-9]{3})?$")]], Field(min_length=1)]
+
+
+class WindowDocument(_Model):
+    """The evaluated window of TimeGenerated, half-open [start, end), UTC."""
+
+    start: Instant
+    end: Instant
+
+
+class AccountEntity(_Model):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Account"]
+    identifiers: Annotated[dict[Literal["FullName", "Name", "UPNSuffix", "AadUserId"], NonEmpty], Field(min_length=1)]
+
+
+class IpEntity(_Model):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["IP"]
+    identifiers: Annotated[dict[Literal["Address"], NonEmpty], Field(min_length=1)]
+
+
+EntityDocument = Annotated[AccountEntity | IpEntity, Field(discriminator="type")]
+
+
+class RowDocument(_Model):
+    """One result row: the rule's 16 output columns, in the query's order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    UserPrincipalName: str = Field(description="Lower-cased UPN from SigninLogs.")
+    UserId: str
+    AADTenantId: str
+    FailedIPAddress: str
+    StartTime: Instant = Field(description="First MFA rejection in the window.")
+    EndTIme: Instant = Field(description="Last MFA rejection in the window (the rule spells it EndTIme).")
+    Name: str = Field(description="UPN part before '@'.")
+    UPNSuffix: str = Field(description="UPN part after '@'.")
+    AccountUPN: str = Field(description="IdentityInfo's AccountUPN; empty when no match.")
+    Tags: StringSet
+    GroupMembership: StringSet
+    AssignedRoles: StringSet
+    UserType: StringSet
+    UserAccountControl: StringSet = Field(description="As in the rule: make_set(UserType).")
+    MaxInvestigationScore: int | None = Field(
+        description="Highest BehaviorAnalytics InvestigationPriority for this user and IP in the window."
+    )
+    UEBARiskScore: int = Field(description="Equal to MaxInvestigationScore; above the cutoff (3 by default).")
+
+
+class AlertDocument(_Model):
+    """The webhook body: one alert (``Alert.to_dict`` is its ``dump``)."""
+
+    model_config = ConfigDict(
+        title=_TITLE,
+        json_schema_extra={
+            "description": _DESCRIPTION,
+            "additionalProperties": True,  # new optional fields may be added within v1
+            "dependentRequired": {"delayed": ["delaySeconds"]},
+        },
+    )
+
+    schema_: Literal["mfa-rejected.alert/v1"] = Field(alias="schema", description="Payload name and version.")
+    id: str = Field(
+        pattern=r"^msg_[0-9a-f]{32}$",
+        description="Stable alert id: the same rule version, window and result-row keys (user, user id, tenant, IP,"
+        " AccountUPN) always give the same id. Use it to drop at-least-once redeliveries.",
+    )
+    rule: RuleDocument
+    window: WindowDocument
+    detected_at: Instant = Field(
+        alias="detectedAt", description="When the window was evaluated (UTC). Not part of the id."
+    )
+    entities: list[EntityDocument] = Field(
+        description="The rule's entity mappings over all rows, de-duplicated. Empty identifiers are left out; an"
+        " entity without identifiers is not listed."
+    )
+    rows: list[RowDocument] = Field(
+        min_length=1,
+        description="The rule's result rows (custom details): the 16 output columns, in the query's order, sorted"
+        " by UEBARiskScore descending.",
+    )
+    delayed: Literal[True] | SkipJsonSchema[None] = Field(
+        None,
+        exclude_if=_absent,
+        json_schema_extra=_no_default,
+        description="Present (true) only when the alert is delivered more than MFA_MAX_CATCHUP after detectedAt: it"
+        " waited in the outbox because no sink was configured or the receiver kept failing.",
+    )
+    delay_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
+        None,
+        alias="delaySeconds",
+        exclude_if=_absent,
+        json_schema_extra=_no_default,
+        description="With delayed: seconds between detectedAt and this delivery.",
+    )
+
+    @model_validator(mode="after")
+    def _delay_has_seconds(self) -> AlertDocument:
+        if self.delayed and self.delay_seconds is None:
+            raise ValueError("delayed without delaySeconds")
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        """The document as plain data, ready for ``shared.serialise.json_text`` (absent fields left out)."""
+        return self.model_dump(mode="python", by_alias=True)
+
+
+class _SchemaGenerator(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False  # "title": "Userprincipalname" and the like say nothing the property name does not
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the document as written (``docs/webhook-payload.v1.schema.json``)."""
+    generated = AlertDocument.model_json_schema(mode="serialization", schema_generator=_SchemaGenerator)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **generated}
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.alert_document", description=__doc__.splitlines()[0])
+    parser.add_argument("--schema", action="store_true", help="print the JSON Schema of the document")
+    args = parser.parse_args(argv)
+    if not args.schema:
+        parser.error("nothing to do (give --schema)")
+    sys.stdout.write(json_schema_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Which windows a run evaluates: whole windows tiling sign-in time from the checkpoint on.
+
+The plan is pure (no state, no clock of its own): the runner, ``status`` and the local emulation's
+time shift all ask it the same question and get the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from shared.models import Window
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+    from shared.state.base import Checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The windows a run evaluates, and the sign-in time it gives up on (beyond the catch-up bound)."""
+
+    windows: tuple[Window, ...]
+    skipped: Window | None = None
+
+
+def window_end(now: datetime, *, ingestion_delay: timedelta) -> datetime:
+    """``now - ingestion delay``, truncated to the minute: the latest time a window may end."""
+    end = now - ingestion_delay
+    return end.replace(second=0, microsecond=0)
+
+
+def plan_windows(
+    *,
+    checkpoint: datetime | None,
+    now: datetime,
+    lookback: timedelta,
+    ingestion_delay: timedelta,
+    max_catchup: timedelta,
+) -> Plan:
+    """Which windows to evaluate now.
+
+    Without a checkpoint (the first run) only the latest window. With one, every whole window from
+    the checkpoint on, each ``lookback`` long, oldest first, that has ended by ``now - delay``; if
+    the checkpoint lies further back than ``max_catchup``, the oldest time is skipped (and reported)
+    in whole windows, so the tiling stays aligned.
+    """
+    latest_end = window_end(now, ingestion_delay=ingestion_delay)
+    if checkpoint is None:
+        return Plan(windows=(Window(latest_end - lookback, latest_end),))
+    start = checkpoint
+    skipped: Window | None = None
+    oldest_allowed = latest_end - max_catchup
+    if start < oldest_allowed:
+        whole_windows = -((start - oldest_allowed) // lookback)  # ceil((oldest_allowed - start) / lookback)
+        resume = start + whole_windows * lookback
+        skipped = Window(start, resume)
+        start = resume
+    windows: list[Window] = []
+    while start + lookback <= latest_end:
+        windows.append(Window(start, start + lookback))
+        start += lookback
+    return Plan(windows=tuple(windows), skipped=skipped)
+
+
+def plan_for(settings: Settings, checkpoint: Checkpoint | None, *, now: datetime) -> Plan:
+    """``plan_windows`` from a stored checkpoint, with the settings' lookback, delay and catch-up."""
+    return plan_windows(
+        checkpoint=checkpoint.end if checkpoint else None,
+        now=now,
+        lookback=settings.lookback,
+        ingestion_delay=settings.ingestion_delay,
+        max_catchup=settings.max_catchup,
+    )
