@@ -45,9 +45,11 @@ sample: $(VENV)/.dev
 	$(BIN)/python tools/generate_tenant.py --sample --out sample_data
 	$(BIN)/python -m tests.oracle.sql_port sample_data --write-expected sample_data/expected.json
 
-# docs/webhook-payload.v1.schema.json, generated from the payload's pydantic model (shared/alert_document.py).
+# docs/webhook-payload.v1.schema.json and docs/health-payload.v1.schema.json, generated from the payloads'
+# pydantic models (shared/alert_document.py, shared/health_document.py).
 schema: $(VENV)/.runtime
 	$(BIN)/python -m shared.alert_document --schema > docs/webhook-payload.v1.schema.json
+	$(BIN)/python -m shared.health_document --schema > docs/health-payload.v1.schema.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

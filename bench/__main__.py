@@ -1,6 +1,7 @@
 """``make bench``: every benchmark of issue 7, printed as one table.
 
-    python -m bench [--runs 5] [--live-users 10000 100000] [--skip replay|memory|live|cold-start|package ...]
+    python -m bench [--runs 5] [--live-users 10000 100000] [--late-users 10000]
+                    [--skip replay|memory|live|late-data|cold-start|package ...]
 
 1. replay speed: ~1,000,000 sign-ins (with IdentityInfo and BehaviorAnalytics in proportion) as
    JSON Lines, through ``FixtureSource`` + ``detect``, against DuckDB on the same files and one
@@ -9,11 +10,15 @@
 3. live cost: bytes received from the loopback Log Analytics workspace per run, pushdown against a
    naive full pull, on synthetic tenant-hours of ``--live-users`` users.
 4. cold start: importing the function's entry module, and the deployment package's size.
+5. late data: queries and bytes of steady hourly runs of the runner with MFA_LATE_DATA=PT2H against
+   PT0S, on a synthetic tenant of ``--late-users`` users over 5 hours, in the loopback workspace;
+   both must alert alike. A live measurement too: ``--skip live`` leaves it out as well,
+   ``--skip late-data`` alone.
 
 Generated data is cached under bench/data/ (git-ignored), keyed by the generator's parameters: the
-first run generates ~4.8 GB (about a minute and a half), later runs reuse it. Exit status 1 when a result is
-wrong (our rows differ from DuckDB's, or the pushdown's from the replay's); a missed goal is printed
-as MISSED but does not fail the run: these are benchmarks, not timed tests.
+first run generates ~5.4 GB (about a minute and a half), later runs reuse it. Exit status 1 when a result is
+wrong (our rows differ from DuckDB's, the pushdown's from the replay's, or PT2H's alerts from PT0S's);
+a missed goal is printed as MISSED but does not fail the run: these are benchmarks, not timed tests.
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from bench import cold_start, live_cost, machine, speed
+from bench import cold_start, late_data_cost, live_cost, machine, speed
 from bench.report import Report
 from tools.tenant.generate import ensure_generated
 
 DATA_CACHE: Final = Path(__file__).resolve().parent / "data"
-SECTIONS: Final = ("replay", "memory", "live", "cold-start", "package")
+SECTIONS: Final = ("replay", "memory", "live", "late-data", "cold-start", "package")
 
 
 def _progress(message: str) -> None:
@@ -47,6 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         default=list(live_cost.DEFAULT_USERS),
         help="users of each synthetic tenant-hour for the live cost (default 10000 100000)",
+    )
+    parser.add_argument(
+        "--late-users",
+        type=int,
+        default=late_data_cost.DEFAULT_USERS,
+        help=f"users of the synthetic tenant for the late-data cost (default {late_data_cost.DEFAULT_USERS})",
     )
     parser.add_argument("--skip", choices=SECTIONS, nargs="+", default=[], help="sections to leave out")
     args = parser.parse_args(argv)
@@ -67,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for users in args.live_users:
             _progress(f"live cost: a {users:,}-user hour in the loopback workspace")
             report.live.append(live_cost.measure_tenant(users, cache=DATA_CACHE))
+    if "late-data" not in args.skip and "live" not in args.skip:
+        hours = late_data_cost.DEFAULT_HOURS
+        _progress(f"late data: hourly runs, MFA_LATE_DATA PT0S and PT2H, {args.late_users:,} users, {hours} hours")
+        report.late = late_data_cost.measure_tenant(args.late_users, hours=hours, cache=DATA_CACHE)
     if "cold-start" not in args.skip:
         _progress(f"cold start: {args.runs} fresh imports of {cold_start.ENTRY_MODULE}")
         report.cold_start = cold_start.time_import(runs=args.runs)

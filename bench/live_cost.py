@@ -78,13 +78,13 @@ class Measurement:
         """Why the real service would not deliver the naive pull complete (empty if it would)."""
         found = []
         if self.naive.largest_json > SERVICE_BYTES_LIMIT:
-            found.append(f"an answer of {_size(self.naive.largest_json)} (limit ~100 MB)")
+            found.append(f"an answer of {size(self.naive.largest_json)} (limit ~100 MB)")
         if self.naive.largest_rows > SERVICE_ROW_LIMIT:
             found.append(f"an answer of {self.naive.largest_rows:,} rows (limit {SERVICE_ROW_LIMIT:,})")
         return found
 
 
-class _Counted:
+class CountedRows:
     """The rows of one table file in the workspace's columns, streamed, counted as they go."""
 
     def __init__(self, directory: Path, table: str) -> None:
@@ -131,7 +131,7 @@ def _naive_pull(workspace: LogAnalyticsServer, window: Window) -> tuple[int, int
 
 def measure(dataset: str, directory: Path, window: Window) -> Measurement:
     """Pushdown and naive costs of one run over ``window`` on the fixture files in ``directory``."""
-    streams = {table: _Counted(directory, table) for table in WORKSPACE_SCHEMAS}
+    streams = {table: CountedRows(directory, table) for table in WORKSPACE_SCHEMAS}
     tables: Mapping[str, Iterable[Mapping[str, Any]]] = streams
     with LogAnalyticsServer(tables) as workspace:
         began = time.perf_counter()
@@ -187,7 +187,7 @@ def measure_tenant(users: int, *, seed: int = 7, cache: Path = DATA_CACHE) -> Me
     return measure(f"synthetic hour, {users:,} users", directory, window_of(params))
 
 
-def _size(count: float) -> str:
+def size(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if count < 1000 or unit == "GB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
@@ -205,8 +205,8 @@ def render(measurements: Sequence[Measurement]) -> str:
         p, n = m.pushdown, m.naive
         lines.append(
             f"| {m.dataset} | {'/'.join(f'{v:,}' for v in m.table_rows.values())} | {p.queries}/{n.queries} "
-            f"| {p.rows:,}/{n.rows:,} | {_size(p.bytes_sent)}, {_size(p.json_bytes)} "
-            f"| {_size(n.bytes_sent)}, {_size(n.json_bytes)} | {100 * m.share:.3f} % "
+            f"| {p.rows:,}/{n.rows:,} | {size(p.bytes_sent)}, {size(p.json_bytes)} "
+            f"| {size(n.bytes_sent)}, {size(n.json_bytes)} | {100 * m.share:.3f} % "
             f"| {'yes' if m.same_result else 'NO'} ({m.alerts} rows) |"
         )
     return "\n".join(lines)

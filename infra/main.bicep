@@ -133,6 +133,34 @@ param secretsOfficerPrincipalType string = 'User'
 param keyVaultSoftDeleteRetentionDays int = 90
 
 // ---------------------------------------------------------------------------------------------
+// Parameters: alerts on the function itself (runs stopped, or failing)
+// ---------------------------------------------------------------------------------------------
+
+@description('Deploy the two log search alert rules on the function\'s own run records (no run finished in 2 hours; the last 3 runs failed) and their action group. false: none of them.')
+param runHealthAlerts bool = true
+
+@description('Email addresses notified when a run-health alert fires or resolves. May be empty.')
+param runHealthAlertEmails array = []
+
+// Not read from Key Vault: an action group's webhook receiver takes the URL itself, and a template
+// can read a secret only into a module parameter, only from a vault that already exists with
+// enabledForTemplateDeployment on (this one keeps it off). The URL is stored in the action group,
+// where anyone with read access to it can read it back; see docs/deploy.md.
+@description('Webhook notified when a run-health alert fires or resolves (Azure Monitor common alert schema), e.g. a Teams Workflows URL whose flow reads that schema. Carries a signature: a secret. Empty: no webhook receiver.')
+@secure()
+param runHealthWebhookUrl string = ''
+
+@description('Severity of the run-health alerts (0 critical ... 4 verbose). 1 (error): without runs there is no detection at all.')
+@allowed([
+  0
+  1
+  2
+  3
+  4
+])
+param runHealthAlertSeverity int = 1
+
+// ---------------------------------------------------------------------------------------------
 // Parameters: detection and delivery settings (defaults equal the code's defaults)
 // ---------------------------------------------------------------------------------------------
 
@@ -165,6 +193,12 @@ param alertGrouping string = 'single'
 
 @description('MFA_SUPPRESSION: suppress repeats of the same alert for this long (PT0S: off).')
 param suppression string = 'PT0S'
+
+@description('MFA_LATE_DATA: re-evaluate each window until this long after its end, alerting on rows whose sign-in or UEBA data arrived late (PT0S: evaluate once, as Sentinel does).')
+param lateData string = 'PT2H'
+
+@description('MFA_NO_DATA_AFTER: raise the signins-silent health alert when SigninLogs has had no rows for this long.')
+param noDataAfter string = 'PT3H'
 
 @description('MFA_LA_ENDPOINT: Log Analytics query endpoint (sovereign clouds: https://api.loganalytics.us, https://api.loganalytics.azure.cn).')
 // environment() has no Log Analytics query endpoint, so the public cloud's is the default here.
@@ -636,6 +670,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: maxCatchup
         }
         {
+          name: 'MFA_LATE_DATA'
+          value: lateData
+        }
+        {
+          name: 'MFA_NO_DATA_AFTER'
+          value: noDataAfter
+        }
+        {
           name: 'MFA_IDENTITY_LOOKBACK'
           value: identityLookback
         }
@@ -738,6 +780,142 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run health: alerts when the detection itself goes quiet (runHealthAlerts)
+// ---------------------------------------------------------------------------------------------
+
+// Every run ends with one record from the logger shared.runner: "run finished key=value ...", with
+// "error=<text>" only when the run failed (shared/runner.py). The rules query them where
+// docs/deploy.md does: scoped to the Application Insights component, whose "traces" table (column
+// "message") holds this app's telemetry only. The same rows are AppTraces ("Message") in the
+// workspace log-<baseName>, which also receives the audit logs; the component scope keeps the rules
+// on the app's own telemetry and their queries identical to the guide's.
+//
+// Two rules rather than one query for both: each alert then says which condition holds, and each
+// has the window it needs. Both are stateful (autoMitigate): one notification when an alert fires
+// and one when it resolves, not one per evaluation. No managed identity: a rule queries its own
+// scope with Azure Monitor's access; an identity is needed only for cross-resource queries.
+var runRecordsQuery = 'traces\n| where message startswith "run finished "'
+
+// (1) No run finished in 2 hours: the timer fires hourly (MFA_SCHEDULE), so a 2-hour window holds
+// two runs. Fires when the query returns no row at all: the app stopped, the timer no longer fires,
+// the host cannot start, or settings fail to load before a run begins (no record is written then).
+var runSilenceWindow = 'PT2H'
+var runSilenceQuery = '${runRecordsQuery}\n| project timestamp, message'
+
+// (2) The last 3 runs all failed. The window is wide enough to hold 3 hourly runs with room to spare;
+// fewer than 3 runs in it is left to rule (1). A failed run carries " error=" (other fields never
+// end in "error", and the leading space keeps a future "x_error=" field from matching).
+var runFailureCount = 3
+var runFailureWindow = 'PT6H'
+var runFailureQuery = '${runRecordsQuery}\n| top ${runFailureCount} by timestamp desc\n| summarize runs = count(), failed = countif(message contains " error=")\n| where runs == ${runFailureCount} and failed == runs'
+
+// Evaluated every 15 minutes: an alert at most 15 minutes after its condition holds (the silence
+// alert about 2 h 15 min after the last run), and a resolution soon after runs succeed again.
+var runHealthEvaluationFrequency = 'PT15M'
+
+var runHealthWebhookReceiver = {
+  name: 'webhook'
+  serviceUri: runHealthWebhookUrl
+  useCommonAlertSchema: true
+}
+var runHealthWebhookReceivers = empty(runHealthWebhookUrl) ? [] : [runHealthWebhookReceiver]
+var runHealthHasReceivers = !(empty(runHealthAlertEmails) && empty(runHealthWebhookUrl))
+
+// Only with a receiver: without one, the alerts still show in Azure Monitor > Alerts.
+resource runHealthActionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (runHealthAlerts && runHealthHasReceivers) {
+  name: 'ag-${baseName}-run-health'
+  // Action groups are global resources.
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'mfa-rejected'
+    enabled: true
+    emailReceivers: [
+      for (address, index) in runHealthAlertEmails: {
+        name: 'email-${index}'
+        emailAddress: address
+        useCommonAlertSchema: true
+      }
+    ]
+    webhookReceivers: runHealthWebhookReceivers
+  }
+}
+
+var runHealthActionGroups = runHealthHasReceivers ? [runHealthActionGroup.id] : []
+
+resource runSilenceAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = if (runHealthAlerts) {
+  name: 'alert-${baseName}-no-run'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'mfa-rejected: no run finished in 2 hours'
+    description: 'The function ${functionAppName} logged no "run finished" record in the last 2 hours although its timer runs hourly: MFA-rejected detection is not running. Check the app (started?), its invocations and its host logs in ${appInsights.name}.'
+    severity: runHealthAlertSeverity
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: runHealthEvaluationFrequency
+    windowSize: runSilenceWindow
+    criteria: {
+      allOf: [
+        {
+          query: runSilenceQuery
+          timeAggregation: 'Count'
+          operator: 'LessThan'
+          threshold: 1
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: runHealthActionGroups
+    }
+  }
+}
+
+resource runFailureAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = if (runHealthAlerts) {
+  name: 'alert-${baseName}-runs-failing'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'mfa-rejected: the last 3 runs failed'
+    description: 'The last 3 "run finished" records of the function ${functionAppName} all carry error=: detection or delivery keeps failing. The error text is in the records (${appInsights.name}, traces).'
+    severity: runHealthAlertSeverity
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: runHealthEvaluationFrequency
+    windowSize: runFailureWindow
+    criteria: {
+      allOf: [
+        {
+          query: runFailureQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: runHealthActionGroups
+    }
   }
 }
 

@@ -82,12 +82,12 @@ StringSet = Annotated[
 ]
 
 
-def _no_default(schema: dict[str, Any]) -> None:
+def without_default(schema: dict[str, Any]) -> None:
     # An optional field is absent from the document, never null: the schema shows no default.
     schema.pop("default", None)
 
 
-def _absent(value: object) -> bool:
+def is_absent(value: object) -> bool:
     return value is None
 
 
@@ -164,7 +164,7 @@ class AlertDocument(_Model):
         json_schema_extra={
             "description": _DESCRIPTION,
             "additionalProperties": True,  # new optional fields may be added within v1
-            "dependentRequired": {"delayed": ["delaySeconds"]},
+            "dependentRequired": {"delayed": ["delaySeconds"], "late": ["lateSeconds"]},
         },
     )
 
@@ -190,23 +190,41 @@ class AlertDocument(_Model):
     )
     delayed: Literal[True] | SkipJsonSchema[None] = Field(
         None,
-        exclude_if=_absent,
-        json_schema_extra=_no_default,
+        exclude_if=is_absent,
+        json_schema_extra=without_default,
         description="Present (true) only when the alert is delivered more than MFA_MAX_CATCHUP after detectedAt: it"
         " waited in the outbox because no sink was configured or the receiver kept failing.",
     )
     delay_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
         None,
         alias="delaySeconds",
-        exclude_if=_absent,
-        json_schema_extra=_no_default,
+        exclude_if=is_absent,
+        json_schema_extra=without_default,
         description="With delayed: seconds between detectedAt and this delivery.",
+    )
+
+    late: Literal[True] | SkipJsonSchema[None] = Field(
+        None,
+        exclude_if=is_absent,
+        json_schema_extra=without_default,
+        description="Present (true) only when the rows were found by a re-evaluation of the window (MFA_LATE_DATA):"
+        " their sign-in or UEBA data arrived after the window's first evaluation. Rows alerted before are never"
+        " sent again.",
+    )
+    late_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
+        None,
+        alias="lateSeconds",
+        exclude_if=is_absent,
+        json_schema_extra=without_default,
+        description="With late: seconds between the window's end and the re-evaluation that found these rows.",
     )
 
     @model_validator(mode="after")
     def _delay_has_seconds(self) -> AlertDocument:
         if self.delayed and self.delay_seconds is None:
             raise ValueError("delayed without delaySeconds")
+        if self.late and self.late_seconds is None:
+            raise ValueError("late without lateSeconds")
         return self
 
     def dump(self) -> dict[str, Any]:
@@ -214,30 +232,35 @@ class AlertDocument(_Model):
         return self.model_dump(mode="python", by_alias=True)
 
 
-class _SchemaGenerator(GenerateJsonSchema):
+class UntitledSchema(GenerateJsonSchema):
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False  # "title": "Userprincipalname" and the like say nothing the property name does not
 
 
+def schema_of(model: type[BaseModel], *, schema_id: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``model``'s documents as written, under ``schema_id``."""
+    generated = model.model_json_schema(mode="serialization", schema_generator=UntitledSchema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, **generated}
+
+
+def print_schema(argv: Sequence[str] | None, *, module: str, schema: dict[str, Any]) -> int:
+    """``python -m <module> --schema``: the schema as the docs/ file holds it."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=f"the JSON Schema of {schema['title']}")
+    parser.add_argument("--schema", action="store_true", help="print the JSON Schema of the document")
+    if not parser.parse_args(argv).schema:
+        parser.error("nothing to do (give --schema)")
+    sys.stdout.write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of the document as written (``docs/webhook-payload.v1.schema.json``)."""
-    generated = AlertDocument.model_json_schema(mode="serialization", schema_generator=_SchemaGenerator)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **generated}
+    """The schema of the alert document (``docs/webhook-payload.v1.schema.json``)."""
+    return schema_of(AlertDocument, schema_id=SCHEMA_ID)
 
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.alert_document", description=__doc__.splitlines()[0])
-    parser.add_argument("--schema", action="store_true", help="print the JSON Schema of the document")
-    args = parser.parse_args(argv)
-    if not args.schema:
-        parser.error("nothing to do (give --schema)")
-    sys.stdout.write(json_schema_text())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(print_schema(None, module="shared.alert_document", schema=json_schema()))

@@ -135,6 +135,9 @@ class Alert:
     # Set when the alert goes out long after it was detected (it waited in the outbox: no sink was
     # configured, or the receiver was failing); the payload and the card then say so.
     delay: timedelta | None = None
+    # Set when the rows were found by a re-evaluation (MFA_LATE_DATA): their sign-in or UEBA data
+    # arrived after the window's first evaluation; how long after the window's end they were found.
+    late: timedelta | None = None
 
     @property
     def title(self) -> str:
@@ -144,9 +147,14 @@ class Alert:
         """This alert, marked as delivered ``delay`` after its detection."""
         return replace(self, delay=delay)
 
+    def found_late(self, late: timedelta) -> Alert:
+        """This alert, marked as found by a re-evaluation ``late`` after its window's end."""
+        return replace(self, late=late)
+
     def document(self) -> AlertDocument:
         """The alert as the versioned document (``mfa-rejected.alert/v1``)."""
         delay = {} if self.delay is None else {"delayed": True, "delaySeconds": int(self.delay.total_seconds())}
+        late = {} if self.late is None else {"late": True, "lateSeconds": int(self.late.total_seconds())}
         rule = self.rule
         return AlertDocument.model_validate(
             {
@@ -167,6 +175,7 @@ class Alert:
                 "rows": list(self.rows),
             }
             | delay
+            | late
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,6 +220,7 @@ class Alert:
             rows=tuple({column: getattr(row, column) for column in OUTPUT_COLUMNS} for row in document.rows),
             entities=tuple(Entity(entity.type, tuple(entity.identifiers.items())) for entity in document.entities),
             delay=timedelta(seconds=document.delay_seconds or 0) if document.delayed else None,
+            late=timedelta(seconds=document.late_seconds or 0) if document.late else None,
         )
 
     @classmethod
@@ -247,7 +257,7 @@ def build_alerts(
     else:
         by_key: dict[str, list[Row]] = {}
         for row in checked:
-            by_key.setdefault(_row_key(row), []).append(row)
+            by_key.setdefault(row_key(row), []).append(row)
         groups = list(by_key.values())
     return [_alert(group, window=window, detected_at=detected_at) for group in groups]
 
@@ -255,7 +265,7 @@ def build_alerts(
 def alert_id(rows: Iterable[Row], *, window: Window, rule: Rule = RULE) -> str:
     """The stable id: the same rule version, window and row keys give the same id, whatever the row
     order or detection time. It is the Standard Webhooks ``webhook-id`` and the outbox key."""
-    keys = sorted({_row_key(row) for row in rows})
+    keys = sorted({row_key(row) for row in rows})
     material = json.dumps(
         {
             "rule": rule.id,
@@ -320,8 +330,9 @@ def _checked_row(row: Mapping[str, Any], index: int) -> Row:
 def _display_order(row: Row) -> tuple[Any, ...]:
     score = row["UEBARiskScore"]
     # `sort by UEBARiskScore desc` puts nulls last; the rest only makes ties stable.
-    return (-score if isinstance(score, int | float) else math.inf, _row_key(row), row["StartTime"])
+    return (-score if isinstance(score, int | float) else math.inf, row_key(row), row["StartTime"])
 
 
-def _row_key(row: Row) -> str:
+def row_key(row: Row) -> str:
+    """What identifies one result row within a window (``ROW_KEY_COLUMNS``), as text."""
     return json.dumps([row.get(column) for column in ROW_KEY_COLUMNS], ensure_ascii=True)

@@ -13,7 +13,9 @@ Promises (tests/test_dispatch.py holds each to account):
   dropped (``python -m shared requeue`` sends it again);
 - alerts recorded while no sink was configured wait under the sink name ``unrouted``; the first
   run that has sinks hands each one to every sink, so nothing recorded is ever lost;
-- an alert delivered more than ``late_after`` after it was detected says so (``delayed``).
+- an alert delivered more than ``late_after`` after it was detected says so (``delayed``);
+- rule alerts and health alerts share the outbox and the sinks: each payload is read by its
+  ``"schema"`` (``shared.documents.read_document``); one of any other schema is a permanent failure.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from shared.alerts import Alert
+from shared.documents import read_document
 from shared.errors import DeliveryError, MfaRejectedError, StateConflictError
 from shared.instants import format_instant
 from shared.redaction import Redactor
@@ -167,7 +169,7 @@ class OutboxDispatcher:
         try:
             if sink is None:
                 raise DeliveryError(f"sink {item.sink!r} is no longer configured")
-            alert = Alert.from_json(item.payload)
+            alert = read_document(item.payload)  # a rule alert or a health alert
             delay = now - alert.detected_at
             sink.deliver(alert.delayed(delay) if delay > self.late_after else alert)
         except DeliveryError as error:

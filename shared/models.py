@@ -112,18 +112,25 @@ class ReadRequest:
     signins: Window | None
     identities: Window | None
     behaviors: Window | None
+    # The clock of the read: a row that arrived in the workspace after it is not there yet. Only
+    # fixtures can say when a row arrived (an ``_ingested`` column); the live workspace is read as it is.
+    as_of: datetime | None = None
+    # Also measure each table's newest row in its window (``Tables.latest``), for health alerts.
+    measure: bool = False
 
     @classmethod
     def same(cls, window: Window | None) -> ReadRequest:
         return cls(signins=window, identities=window, behaviors=window)
 
     @classmethod
-    def evaluating(cls, window: Window, *, identity_lookback: timedelta) -> ReadRequest:
+    def evaluating(
+        cls, window: Window, *, identity_lookback: timedelta, as_of: datetime | None = None, measure: bool = False
+    ) -> ReadRequest:
         """What evaluating ``window`` reads, in ``run``, ``backfill`` and ``detect`` alike: the window
         for SigninLogs and BehaviorAnalytics; IdentityInfo over ``identity_lookback`` ending with it
-        (MFA_IDENTITY_LOOKBACK), or the window itself if that is longer."""
+        (MFA_IDENTITY_LOOKBACK), or the window itself if that is longer; rows arrived by ``as_of``."""
         identities = Window(min(window.start, window.end - identity_lookback), window.end)
-        return cls(signins=window, identities=identities, behaviors=window)
+        return cls(signins=window, identities=identities, behaviors=window, as_of=as_of, measure=measure)
 
 
 @dataclass(slots=True)
@@ -138,3 +145,20 @@ class Tables:
     identities: list[Row] = field(default_factory=list)
     behaviors: list[Row] = field(default_factory=list)
     scanned: dict[str, int] = field(default_factory=dict)
+    # With ``ReadRequest.measure``: per table, the newest TimeGenerated of any row in its window
+    # (BehaviorAnalytics: LogOn/FailedLogOn rows only, the ones the rule reads), None for none. A
+    # table the source could not measure is absent (it says nothing about silence).
+    latest: dict[str, datetime | None] = field(default_factory=dict)
+
+    def within(self, request: ReadRequest) -> Tables:
+        """The rows a read of ``request`` (windows within this read's) would have returned: one read
+        over several windows serves each of them. ``scanned`` stays with the read that did it."""
+
+        def kept(rows: list[Row], window: Window | None) -> list[Row]:
+            return rows if window is None else [row for row in rows if window.contains(row["TimeGenerated"])]
+
+        return Tables(
+            signins=kept(self.signins, request.signins),
+            identities=kept(self.identities, request.identities),
+            behaviors=kept(self.behaviors, request.behaviors),
+        )

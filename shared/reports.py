@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.dispatch import UNROUTED
+from shared.health_conditions import current_health
 from shared.instants import format_instant, parse_instant
 from shared.redaction import Redactor
 from shared.run_report import RunReport
@@ -17,14 +18,20 @@ def describe_report(report: RunReport) -> str:
     lines = []
     if report.windows_evaluated:
         first, last = report.windows_evaluated[0], report.windows_evaluated[-1]
+        alerts = report.alerts - report.late_alerts
         lines.append(
             f"Evaluated {len(report.windows_evaluated)} window(s), {format_instant(first.start)} to "
-            f"{format_instant(last.end)}: {report.result_rows} result row(s), {report.alerts} alert(s)"
+            f"{format_instant(last.end)}: {report.result_rows} result row(s), {alerts} alert(s)"
             + (f", {report.suppressed} row(s) suppressed" if report.suppressed else "")
             + "."
         )
     else:
         lines.append("No window was due (every window up to now minus the ingestion delay is already evaluated).")
+    if report.reevaluated:
+        lines.append(
+            f"Evaluated {len(report.reevaluated)} earlier window(s) again for late data (MFA_LATE_DATA): "
+            f"{report.late_rows} new result row(s), {report.late_alerts} late alert(s)."
+        )
     lines.append(_deliveries(report))
     if report.unrouted:
         lines.append(
@@ -40,6 +47,12 @@ def describe_report(report: RunReport) -> str:
         )
     if report.conflicts:
         lines.append("Another runner committed a window first; this run left it to that runner.")
+    if report.health_alerts:
+        raised = [name for name, state in report.health.items() if state == "raised"]
+        lines.append(
+            f"Health: {report.health_alerts} condition(s) changed; raised now: {', '.join(raised) or 'none'} "
+            "(`status` shows them)."
+        )
     if report.skipped is not None:
         lines.append(
             f"NOT evaluated (beyond MFA_MAX_CATCHUP): {format_instant(report.skipped.start)} to "
@@ -82,6 +95,13 @@ def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict
             {"start": format_instant(r.start), "end": format_instant(r.end), "reason": r.reason}
             for r in state.skipped()
         ],
+        # Each health condition: "ok", or "raised" with since when (shared.health_conditions).
+        "health": {
+            name: {"state": "raised", "since": format_instant(held.since) if held.since else None}
+            if held.active
+            else {"state": "ok"}
+            for name, held in current_health(state).items()
+        },
     }
 
 
@@ -122,4 +142,8 @@ def render_status(snapshot: dict[str, Any], *, now: datetime | None = None) -> s
         )
     for skipped in snapshot["skipped"]:
         lines.append(f"Skipped (not evaluated): {skipped['start']} to {skipped['end']}: {skipped['reason']}")
+    raised = {name: held for name, held in snapshot["health"].items() if held["state"] == "raised"}
+    lines.append(
+        "Health: " + (", ".join(f"{name} RAISED since {held['since'] or '?'}" for name, held in raised.items()) or "ok")
+    )
     return "\n".join(lines)

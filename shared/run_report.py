@@ -17,6 +17,9 @@ class RunReport:
     rows_read: dict[str, int] = field(default_factory=dict)
     candidates: int = 0
     result_rows: int = 0
+    reevaluated: list[Window] = field(default_factory=list)  # windows evaluated again (MFA_LATE_DATA)
+    late_rows: int = 0  # result rows found only by a re-evaluation
+    late_alerts: int = 0
     suppressed: int = 0
     alerts: int = 0
     delivered: int = 0  # deliveries (one alert to two sinks is two)
@@ -27,6 +30,8 @@ class RunReport:
     unrouted: int = 0
     by_sink: dict[str, Counter[str]] = field(default_factory=dict)  # sink -> outcome -> count
     conflicts: int = 0
+    health: dict[str, str] = field(default_factory=dict)  # condition -> "raised" or "ok", after the run
+    health_alerts: int = 0  # conditions raised or cleared by this run
     skipped: Window | None = None
     error: str | None = None
     durations: dict[str, float] = field(default_factory=dict)
@@ -48,6 +53,9 @@ class RunReport:
             "rows_behavioranalytics": self.rows_read.get("BehaviorAnalytics", 0),
             "candidates": self.candidates,
             "result_rows": self.result_rows,
+            "windows_reevaluated": len(self.reevaluated),
+            "late_rows": self.late_rows,
+            "late_alerts": self.late_alerts,
             "suppressed": self.suppressed,
             "alerts": self.alerts,
             "delivered": self.delivered,
@@ -57,6 +65,8 @@ class RunReport:
             "dead": self.dead,
             "unrouted": self.unrouted,
             "conflicts": self.conflicts,
+            "health_alerts": self.health_alerts,
+            **{f"health_{name.replace('-', '_')}": held for name, held in self.health.items()},
             "skipped_start": format_instant(self.skipped.start) if self.skipped else "",
             "skipped_end": format_instant(self.skipped.end) if self.skipped else "",
             "error": self.error or "",

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from shared.dispatch import UNROUTED, OutboxDispatcher
 from shared.errors import MfaRejectedError
+from shared.health_conditions import changes, current_health
 from shared.instants import format_instant
 from shared.models import Window
 from shared.redaction import Redactor
@@ -33,8 +34,8 @@ from shared.run_report import RunReport
 from shared.settings import Settings
 from shared.sinks.base import Sink
 from shared.sources.base import DataSource
-from shared.state.base import StateStore
-from shared.window_evaluator import WindowEvaluator
+from shared.state.base import NewItem, StateStore
+from shared.window_evaluator import FINAL_BEFORE, WindowEvaluator
 from shared.window_plan import plan_for
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class Runner:
 
         def evaluate() -> None:
             checkpoint = self.state.checkpoint()
-            plan = plan_for(self.settings, checkpoint, now=now)
+            plan = plan_for(self.settings, checkpoint, now=now, final_before=self.state.last_alerted(FINAL_BEFORE))
             if plan.skipped is not None:
                 self._record_skip(plan.skipped, now=now, report=report)
             expected = checkpoint
@@ -89,6 +90,8 @@ class Runner:
                 expected = self.evaluator.evaluate(window, expected=expected, now=now, report=report, commit=True)
                 if expected is None:  # lost a race: the other runner owns the rest of this plan
                     return
+            # After the new windows, so that trouble re-reading an old window never holds up the checkpoint.
+            self.evaluator.evaluate_again(plan.again, now=now, report=report)
 
         return self._finish(
             report, evaluate, now=now, started=started, failure="window not evaluated, checkpoint unchanged"
@@ -122,11 +125,38 @@ class Runner:
         except Exception as error:  # a defect, or a value nothing foresaw: fail loudly, deliver anyway
             report.fail(f"unexpected {type(error).__name__}: {self.redact(str(error))}")
             logger.exception("%s: unexpected error", failure)
+        self._watch_health(now=now, report=report)
         report.durations["evaluate"] = time.perf_counter() - started
         self._deliver(now=now, report=report)
         report.durations["total"] = time.perf_counter() - started
         _log(report)
         return report
+
+    def _watch_health(self, *, now: datetime, report: RunReport) -> None:
+        """Raise or clear health conditions (``shared.health_conditions``) as of the checkpoint: each
+        change goes into the outbox for every sink, with the marks that record it, in one step."""
+        try:
+            checkpoint = self.state.checkpoint()
+            if checkpoint is not None:
+                caught_up = bool(report.windows_evaluated) and report.skipped is None
+                found = changes(
+                    self.state, self.settings, end=checkpoint.end, now=now, skipped=report.skipped, caught_up=caught_up
+                )
+                for change in found:
+                    payload = change.alert.to_json()
+                    items = [NewItem(change.alert.id, sink, payload, now) for sink in self.evaluator.sink_names]
+                    self.state.add_items(items, alerted=change.marks)
+                    report.health_alerts += 1
+                    logger.warning(
+                        "health: %s %s: %s", change.alert.condition, change.alert.state, change.alert.summary
+                    )
+            report.health = {
+                name: "raised" if held.active else "ok" for name, held in current_health(self.state).items()
+            }
+        except Exception as error:  # health must never stop delivery; the run says what went wrong
+            kind = "" if isinstance(error, MfaRejectedError) else f"unexpected {type(error).__name__}: "
+            report.fail(f"health: {kind}{self.redact(str(error))}")
+            logger.error("health check failed: %s", report.error)
 
     def _record_skip(self, skipped: Window, *, now: datetime, report: RunReport) -> None:
         reason = f"older than MFA_MAX_CATCHUP ({self.settings.max_catchup}) at {format_instant(now)}"

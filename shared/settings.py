@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     lookback: timedelta = Field(timedelta(hours=1), alias="MFA_LOOKBACK")
     ingestion_delay: timedelta = Field(timedelta(minutes=5), alias="MFA_INGESTION_DELAY")
     max_catchup: timedelta = Field(timedelta(days=1), alias="MFA_MAX_CATCHUP")
+    # How long after its end a window is evaluated again for rows that arrived late (PT0S: once only).
+    late_data: timedelta = Field(timedelta(hours=2), alias="MFA_LATE_DATA")
+    # How long SigninLogs may have no rows before the signins-silent health alert is raised.
+    no_data_after: timedelta = Field(timedelta(hours=3), alias="MFA_NO_DATA_AFTER")
     identity_lookback: timedelta = Field(timedelta(hours=1), alias="MFA_IDENTITY_LOOKBACK")
     risk_score_cutoff: int = Field(3, alias="MFA_RISK_SCORE_CUTOFF")
 
@@ -119,7 +123,9 @@ class Settings(BaseSettings):
             raise ValueError("must be a Standard Webhooks secret: 'whsec_' followed by base64 (at least 16 characters)")
         return value
 
-    @field_validator("lookback", "ingestion_delay", "max_catchup", "identity_lookback", "suppression")
+    @field_validator(
+        "lookback", "ingestion_delay", "max_catchup", "identity_lookback", "suppression", "late_data", "no_data_after"
+    )
     @classmethod
     def _whole_minutes(cls, value: timedelta) -> timedelta:
         if value < timedelta(0) or value % timedelta(minutes=1):
@@ -152,6 +158,11 @@ class Settings(BaseSettings):
             problems.append("MFA_IDENTITY_LOOKBACK: must be at least MFA_LOOKBACK")
         if self.max_catchup < self.lookback:
             problems.append("MFA_MAX_CATCHUP: must be at least MFA_LOOKBACK")
+        if self.no_data_after < self.lookback:
+            problems.append("MFA_NO_DATA_AFTER: must be at least MFA_LOOKBACK")
+        if self.late_data > self.max_catchup:
+            # A window re-evaluated after the catch-up bound would be time the run already gave up on.
+            problems.append("MFA_LATE_DATA: must be at most MFA_MAX_CATCHUP")
         if self.fixtures_time_shift != "off" and self.source != "fixtures":
             # Moving a workspace's real times would alert on the wrong hours.
             problems.append("MFA_FIXTURES_TIME_SHIFT: only for MFA_SOURCE=fixtures (local emulation); set it to off")

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.alerts import Alert
@@ -46,17 +47,30 @@ class MemorySource:
         reason = self.fail(request)
         if reason:
             raise SourceError(reason)
-        signins = [r for r in self.signins if _within(request.signins, r) and is_rejected_mfa(r)]
+        visible = partial(_arrived, request.as_of)
+        signins = [r for r in visible(self.signins) if _within(request.signins, r) and is_rejected_mfa(r)]
         candidates = Candidates.from_signins(signins)
         return Tables(
             signins=signins,
-            identities=[r for r in self.identities if _within(request.identities, r) and candidates.may_enrich(r)],
-            behaviors=[r for r in self.behaviors if _within(request.behaviors, r) and candidates.may_score(r)],
+            identities=[
+                r for r in visible(self.identities) if _within(request.identities, r) and candidates.may_enrich(r)
+            ],
+            behaviors=[r for r in visible(self.behaviors) if _within(request.behaviors, r) and candidates.may_score(r)],
             scanned={"SigninLogs": len(self.signins)},
         )
 
     def close(self) -> None:
         self.closed = True
+
+
+def _arrived(as_of: datetime | None, rows: list[Row]) -> list[Row]:
+    """The rows in the workspace at ``as_of``: a row with an ``_ingested`` time after it has not arrived
+    yet (as the fixture source reads that column); the column itself is not part of the row."""
+    return [
+        {column: value for column, value in row.items() if column != "_ingested"}
+        for row in rows
+        if as_of is None or row.get("_ingested") is None or row["_ingested"] <= as_of
+    ]
 
 
 def _within(window: Window | None, row: Row) -> bool:

@@ -44,7 +44,7 @@ def test_the_schema_is_valid_draft_2020_12_and_names_the_payload() -> None:
     assert schema["$id"] == "urn:mfa-rejected:schema:alert:v1"
     assert schema["properties"]["schema"]["const"] == SCHEMA
     assert schema["additionalProperties"] is True
-    assert schema["dependentRequired"] == {"delayed": ["delaySeconds"]}
+    assert schema["dependentRequired"] == {"delayed": ["delaySeconds"], "late": ["lateSeconds"]}
     assert set(schema["$defs"]["RowDocument"]["required"]) == set(result_row())
     assert schema["$defs"]["RuleDocument"]["properties"]["id"]["const"] == RULE.id
 

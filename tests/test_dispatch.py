@@ -5,6 +5,7 @@ state is a real SQLite file and a real Azurite table (the ``store`` fixture runs
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 from datetime import timedelta
@@ -15,6 +16,7 @@ from standardwebhooks import Webhook
 from shared.alerts import Alert
 from shared.dispatch import OutboxDispatcher
 from shared.errors import DeliveryError
+from shared.health import HealthAlert
 from shared.redaction import Redactor
 from shared.sinks import ConsoleSink, TeamsSink, WebhookSink
 from shared.sinks.base import Sink
@@ -22,6 +24,7 @@ from shared.sinks.transport import HttpTransport
 from shared.state.base import NewItem, StateStore
 from tests.runner_parts import RecordingSink
 from tests.sinks import hostile
+from tests.sinks.health_alerts import every_health_alert, health_alert
 from tests.sinks.receiver import Receiver, Reply
 from tests.sinks.rows import DETECTED_AT, alert_of, result_row
 
@@ -243,3 +246,116 @@ def test_a_failure_is_never_raised_out_of_a_lane(store: StateStore) -> None:
 
     # Two transient failures in a row: the receiver is down for this run; the third waits.
     assert (tally.retried, tally.deferred) == (2, 1)
+
+
+# --- health alerts share the outbox and the sinks ----------------------------------------------
+
+
+def record_documents(store: StateStore, documents: list[Alert | HealthAlert], sinks: list[Sink]) -> None:
+    store.add_items(
+        [NewItem(doc.id, sink.name, doc.to_json(), created_at=DETECTED_AT) for doc in documents for sink in sinks]
+    )
+
+
+def texts_of(requests: list) -> set[str]:
+    return {
+        item["text"] for r in requests for item in json.loads(r.body)["attachments"][0]["content"]["body"][0]["items"]
+    }
+
+
+def test_health_and_rule_alerts_go_through_the_same_sinks_each_as_its_own_document(store: StateStore) -> None:
+    transport = HttpTransport(timeout=2, max_attempts=1, sleep=lambda _: None)
+    stream = io.StringIO()
+    [rule] = alerts(1)
+    health = health_alert("signins-silent", "raised")
+    with Receiver() as teams, Receiver([Reply(200), Reply(200)]) as webhook:
+        sinks: list[Sink] = [
+            TeamsSink(teams.url(), transport=transport),
+            WebhookSink(webhook.url(), SECRET, transport=transport),
+            ConsoleSink(stream=stream),
+        ]
+        record_documents(store, [rule, health], sinks)
+        tally = dispatcher(store, sinks).dispatch(now=NOW)
+
+    assert (tally.delivered, tally.retried, tally.dead) == (6, 0, 0)
+    assert tally.delivered_alerts == {rule.id, health.id}
+    bodies = {r.headers["webhook-id"]: Webhook(SECRET).verify(r.body, r.headers) for r in webhook.requests}
+    assert bodies == {rule.id: json.loads(rule.to_json()), health.id: json.loads(health.to_json())}
+    cards = sorted(json.loads(r.body)["attachments"][0]["content"]["body"][0]["style"] for r in teams.requests)
+    assert cards == ["attention", "warning"]  # the raised warning health alert; the rule's severity Medium
+    assert texts_of(teams.requests) >= {"mfa-rejected health: signins-silent raised", "MFA Rejected by User"}
+    assert f"[HEALTH raised] {health.title} (warning)" in stream.getvalue()
+
+
+def test_every_health_alert_reaches_the_sink_as_a_health_alert(store: StateStore) -> None:
+    documents = list(every_health_alert().values())
+    sink = RecordingSink()
+    record_documents(store, documents, [sink])
+
+    tally = dispatcher(store, [sink]).dispatch(now=NOW)
+
+    assert tally.delivered == len(documents)
+    assert sink.alerts == {doc.id: doc for doc in documents}
+    assert all(isinstance(delivered, HealthAlert) for delivered in sink.alerts.values())
+
+
+def test_a_health_alert_that_waited_longer_than_the_bound_is_marked_delayed(store: StateStore) -> None:
+    late, on_time = health_alert("signins-silent", "raised"), health_alert("signins-silent", "cleared")
+    sink = RecordingSink()
+    record_documents(store, [late], [sink])
+
+    dispatcher(store, [sink], late_after=timedelta(hours=1)).dispatch(now=DETECTED_AT + timedelta(hours=5))
+    record_documents(store, [on_time], [sink])
+    dispatcher(store, [sink], late_after=timedelta(hours=1)).dispatch(now=DETECTED_AT + timedelta(minutes=59))
+
+    delivered = sink.alerts[late.id]
+    assert delivered == late.delayed(timedelta(hours=5))
+    document = json.loads(delivered.to_json())
+    assert (document["delayed"], document["delaySeconds"]) == (True, 5 * 3600)
+    assert HealthAlert.from_json(delivered.to_json()) == delivered
+    assert sink.alerts[on_time.id] == on_time
+    assert "delayed" not in json.loads(sink.alerts[on_time.id].to_json())
+
+
+def test_a_health_alert_recorded_with_no_sink_is_handed_to_every_sink(store: StateStore) -> None:
+    health = health_alert("skipped", "raised")
+    store.add_items([NewItem(health.id, "unrouted", health.to_json(), created_at=DETECTED_AT)])
+    one, two = RecordingSink(name="one"), RecordingSink(name="two")
+
+    tally = dispatcher(store, [one, two]).dispatch(now=NOW)
+
+    assert tally.delivered == 2
+    assert one.alerts == two.alerts == {health.id: health}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (
+            '{"schema":"mfa-rejected.alert/v2","id":"msg_x"}',
+            "stored document 'msg_x': unknown schema 'mfa-rejected.alert/v2' "
+            "(expected 'mfa-rejected.alert/v1' or 'mfa-rejected.health/v1')",
+        ),
+        ('{"schema":"mfa-rejected.health/v1","id":"hlt_x"}', "health alert document 'hlt_x': malformed"),
+        ("not json", "stored document: not JSON"),
+    ],
+)
+def test_a_document_that_cannot_be_read_is_dead_at_once_and_the_lane_goes_on(
+    store: StateStore, payload: str, message: str
+) -> None:
+    health = health_alert()
+    sink = RecordingSink()
+    store.add_items(
+        [
+            NewItem("bad", sink.name, payload, created_at=DETECTED_AT - timedelta(seconds=1)),
+            NewItem(health.id, sink.name, health.to_json(), created_at=DETECTED_AT),
+        ]
+    )
+
+    tally = dispatcher(store, [sink]).dispatch(now=NOW)
+
+    assert (tally.delivered, tally.dead, tally.retried) == (1, 1, 0)
+    [dead] = store.items(status="dead")
+    assert dead.alert_id == "bad"
+    assert dead.last_error.startswith(message)
+    assert sink.attempts == {health.id: 1}

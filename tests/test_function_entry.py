@@ -167,12 +167,15 @@ def test_function_json_binds_the_schedule_setting_and_a_retry_policy() -> None:
     assert binding["retry"]["maxRetryCount"] >= 1
 
 
-def test_host_json_keeps_requests_out_of_sampling_and_sets_a_timeout() -> None:
+def test_host_json_keeps_requests_and_run_records_out_of_sampling_and_sets_a_timeout() -> None:
     host = json.loads((Path(MfaRejectedTimer.__file__).parents[1] / "host.json").read_text())
     assert host["version"] == "2.0"
     assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
     assert host["functionTimeout"]
-    assert "Request" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]
+    excluded = host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"].split(";")
+    assert "Request" in excluded
+    # The run records are traces; the "no run finished in 2 h" alert (infra/) must never see them sampled away.
+    assert "Trace" in excluded
 
 
 # --- local emulation: the example settings, as `func start` loads them ----------------------------

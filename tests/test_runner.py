@@ -9,6 +9,7 @@ import pytest
 
 from shared.alerts import Alert
 from shared.errors import DeliveryError
+from shared.health import HealthAlert
 from shared.models import Window
 from shared.runner import Runner
 from shared.state.base import StateStore
@@ -283,8 +284,11 @@ def test_an_alert_that_waited_beyond_the_catch_up_bound_goes_out_marked_delayed(
     make_runner(store, source, MFA_MAX_CATCHUP="PT2H").run(now=at(1))
     sink = RecordingSink()
     make_runner(store, source, sink, MFA_MAX_CATCHUP="PT2H").run(now=at(9))
-    [alert] = sink.alerts.values()
+    [alert] = [alert for alert in sink.alerts.values() if isinstance(alert, Alert)]
     assert alert.delay == timedelta(hours=8)
+    # The hours skipped meanwhile are a health alert of their own, on time.
+    [skipped] = [alert for alert in sink.alerts.values() if isinstance(alert, HealthAlert)]
+    assert (skipped.condition, skipped.state, skipped.delay) == ("skipped", "raised", None)
 
 
 def test_an_unexpected_error_while_evaluating_fails_the_run_keeps_the_checkpoint_and_still_delivers(
@@ -330,3 +334,26 @@ def test_any_text_in_the_data_is_recorded_delivered_and_read_back(store: StateSt
     assert alert.rows[0]["AssignedRoles"] == [value]
     [item] = store.items()
     assert Alert.from_json(item.payload).rows[0]["GroupMembership"] == [value, "IT"]
+
+
+def test_a_failed_re_evaluation_is_tried_again_after_the_checkpoint_moved_on(store: StateStore) -> None:
+    signins, behaviors = rejections_every_hour(DAY0, 1)
+    late = [row | {"_ingested": at(1, 30)} for row in behaviors]  # UEBA for the 00:17 rejection arrives at 01:30
+    source = MemorySource(signins=signins, behaviors=late)
+    sink = RecordingSink()
+    failing = {"again": False}
+    # A re-read is the one read without the health measure; it fails while ``failing`` says so.
+    source.fail = lambda request: "HTTP 503" if failing["again"] and not request.measure else None
+    runner = make_runner(store, source, sink)
+    assert runner.run(now=at(1)).alerts == 0  # [00:00, 01:00): the UEBA row has not arrived
+    failing["again"] = True
+    for hour in (2, 3, 4):  # new windows advance, the re-reads fail, past the window's late horizon (03:05)
+        report = runner.run(now=at(hour))
+        assert report.failed
+        assert report.windows_evaluated
+    failing["again"] = False
+    report = runner.run(now=at(5))
+    assert not report.failed, report.error
+    assert report.late_alerts == 1
+    [alert] = [alert for alert in sink.alerts.values() if isinstance(alert, Alert)]
+    assert alert.late == timedelta(hours=4, minutes=5)

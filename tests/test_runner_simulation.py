@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.errors import DeliveryError
+from shared.models import Window
 from shared.runner import Runner
 from shared.state.sqlite import SqliteStateStore
 from tests.runner_parts import MemorySource, RecordingSink, rejections_every_hour
@@ -106,3 +107,69 @@ def test_a_week_of_chaos_tiles_time_and_delivers_each_alert_once(
     assert len(with_data) == len(covered) >= HOURS - first_run - 1
     assert sorted(alert.window.start for alert in sink.alerts.values()) == with_data
     assert set(sink.delivered.values()) == {1}
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    actions=st.lists(st.sampled_from(ACTIONS), min_size=HOURS, max_size=HOURS),
+    # Minutes after its TimeGenerated that each hour's sign-in row and UEBA row become visible.
+    delays=st.lists(st.tuples(st.integers(0, 240), st.integers(0, 240)), min_size=HOURS + 3, max_size=HOURS + 3),
+    grouping=st.sampled_from(["single", "per-row"]),
+)
+def test_a_week_of_late_data_alerts_each_row_once_iff_it_arrived_by_its_windows_last_evaluation(
+    tmp_path_factory, actions, delays, grouping
+) -> None:
+    signins, behaviors = rejections_every_hour(START, HOURS + 3)
+    for (signin_delay, ueba_delay), signin, behavior in zip(delays, signins, behaviors, strict=True):
+        signin["_ingested"] = signin["TimeGenerated"] + timedelta(minutes=signin_delay)
+        behavior["_ingested"] = behavior["TimeGenerated"] + timedelta(minutes=ueba_delay)
+    source = MemorySource(signins=signins, behaviors=behaviors)
+    failing = {"now": False}
+    source.fail = lambda request: "Log Analytics answered HTTP 503" if failing["now"] else None
+    sink = RecordingSink()
+    scratch = _scratch(tmp_path_factory)
+    store = SqliteStateStore(scratch / "state.sqlite3")
+    overrides = {"MFA_MAX_CATCHUP": "P7D", "MFA_LATE_DATA": "PT2H", "MFA_ALERT_GROUPING": grouping}
+    runner = Runner(settings=make_settings(**overrides), source=source, sinks=[sink], state=store, jitter=lambda: 0.5)
+    evaluations: dict[Window, list[datetime]] = {}  # window -> the clock of each of its evaluations
+
+    def run(now: datetime) -> None:
+        report = runner.run(now=now)
+        for window in [*report.windows_evaluated, *report.reevaluated]:
+            evaluations.setdefault(window, []).append(now)
+
+    try:
+        for hour, action in enumerate(actions):
+            scheduled = START + timedelta(hours=hour, minutes=5)
+            failing["now"] = action == "source-fails"
+            for now in {"missed": [], "late": [scheduled + timedelta(minutes=30)], "twice": [scheduled] * 2}.get(
+                action, [scheduled]
+            ):
+                run(now)
+        failing["now"] = False
+        for extra in range(4):  # on time again, past the late horizon of every window of the week
+            last_run = START + timedelta(hours=HOURS + extra, minutes=5)
+            run(last_run)
+    finally:
+        store.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    alerted = [(alert, row["UserPrincipalName"]) for alert in sink.alerts.values() for row in alert.rows]
+    assert set(sink.delivered.values()) <= {1}
+    assert len({user for _, user in alerted}) == len(alerted)  # no row in two alerts
+    late_by_user = {user: alert.late is not None for alert, user in alerted}
+    for signin, behavior in zip(signins, behaviors, strict=True):
+        # The windows tile time from the first run's clock: find the one holding this sign-in.
+        windows = [window for window in evaluations if window.contains(signin["TimeGenerated"])]
+        assert len(windows) <= 1
+        clocks = evaluations[windows[0]] if windows else []
+        arrived = max(signin["_ingested"], behavior["_ingested"])
+        user = signin["UserPrincipalName"]
+        expected = any(now >= arrived for now in clocks)
+        assert (user in late_by_user) == expected, (user, arrived, clocks)
+        if expected:
+            assert late_by_user[user] == (min(clocks) < arrived), (user, arrived, clocks)
+        if windows:
+            # The last evaluation is at or after the late horizon: what arrived by then is never missed.
+            horizon = windows[0].end + timedelta(minutes=5) + timedelta(hours=2)
+            assert max(clocks) >= horizon or horizon > last_run, (user, windows[0], clocks)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.alerts import Alert
 from shared.errors import SourceError
 from shared.models import Window
 from shared.run_report import RunReport
@@ -90,3 +92,91 @@ def test_a_user_and_ip_alerted_within_the_period_are_suppressed_and_counted(stor
 def _result_row(signin: dict) -> dict:
     # The suppression key reads the result row's user and IP, which are the sign-in's.
     return {"UserPrincipalName": signin["UserPrincipalName"], "FailedIPAddress": signin["IPAddress"]}
+
+
+# --- late data (MFA_LATE_DATA) -------------------------------------------------------------------
+
+
+def late_ueba_source(*, arrives: datetime, score: int = 8) -> MemorySource:
+    """One rejection in WINDOW whose UEBA row arrives at ``arrives``."""
+    signins, behaviors = rejections_every_hour(DAY0, 1)
+    behaviors = [
+        row | {"UEBARiskScore": None, "InvestigationPriority": score, "_ingested": arrives} for row in behaviors
+    ]
+    return MemorySource(signins=signins, behaviors=behaviors)
+
+
+def test_a_row_whose_ueba_data_arrived_after_the_first_evaluation_alerts_once_marked_late(store: StateStore) -> None:
+    source = late_ueba_source(arrives=NOW + timedelta(minutes=30))
+    first = RunReport()
+    evaluator(store, source).evaluate(WINDOW, expected=None, now=NOW, report=first, commit=True)
+    assert (first.result_rows, first.alerts) == (0, 0)
+
+    again = RunReport()
+    later = NOW + H
+    evaluator(store, source).evaluate_again([WINDOW], now=later, report=again)
+    assert again.reevaluated == [WINDOW]
+    assert (again.late_rows, again.late_alerts, again.alerts) == (1, 1, 1)
+    [item, _] = store.items()
+    alert = Alert.from_json(item.payload)
+    assert alert.late == later - WINDOW.end
+    assert json.loads(item.payload)["late"] is True
+    assert json.loads(item.payload)["lateSeconds"] == int((later - WINDOW.end).total_seconds())
+
+    # A third look finds the same row again: it was decided, nothing more is recorded.
+    third = RunReport()
+    evaluator(store, source).evaluate_again([WINDOW], now=later + timedelta(minutes=30), report=third)
+    assert (third.late_rows, third.alerts) == (0, 0)
+    assert len(store.items()) == 2
+
+
+def test_a_row_already_alerted_is_not_sent_again_whatever_its_new_score(store: StateStore) -> None:
+    source = late_ueba_source(arrives=DAY0, score=5)
+    evaluator(store, source).evaluate(WINDOW, expected=None, now=NOW, report=RunReport(), commit=True)
+    # A second UEBA row with a higher score arrives late: the same result row (same user, IP, ...).
+    source.behaviors.append(source.behaviors[0] | {"InvestigationPriority": 9, "_ingested": NOW + timedelta(minutes=9)})
+    report = RunReport()
+    evaluator(store, source).evaluate_again([WINDOW], now=NOW + H, report=report)
+    assert (report.late_rows, report.alerts) == (0, 0)
+    assert len(store.items()) == 2  # the first evaluation's alert, for two sinks
+
+
+def test_a_window_never_evaluated_is_not_read_again(store: StateStore) -> None:
+    source = late_ueba_source(arrives=DAY0)
+    report = RunReport()
+    evaluator(store, source).evaluate_again([WINDOW], now=NOW + H, report=report)
+    assert source.reads == []
+    assert report.reevaluated == []
+
+
+def test_a_window_whose_last_evaluation_was_at_its_late_horizon_is_final(store: StateStore) -> None:
+    source = late_ueba_source(arrives=NOW + timedelta(hours=5))
+    horizon = WINDOW.end + timedelta(minutes=5) + timedelta(hours=2)  # the defaults: PT5M delay, PT2H late data
+    evaluator(store, source).evaluate(WINDOW, expected=None, now=NOW, report=RunReport(), commit=True)
+    evaluator(store, source).evaluate_again([WINDOW], now=horizon, report=RunReport())
+    reads = len(source.reads)
+    report = RunReport()
+    evaluator(store, source).evaluate_again([WINDOW], now=horizon + timedelta(hours=6), report=report)
+    assert len(source.reads) == reads
+    assert report.reevaluated == []
+    assert store.items() == []
+
+
+def test_the_windows_evaluated_again_in_one_run_are_read_in_one_read(store: StateStore) -> None:
+    signins, behaviors = rejections_every_hour(DAY0, 3)
+    late = [row | {"_ingested": DAY0 + 4 * H} for row in behaviors]
+    source = MemorySource(signins=signins, behaviors=late)
+    windows = [Window(DAY0 + hour * H, DAY0 + (hour + 1) * H) for hour in range(3)]
+    for window in windows:
+        evaluator(store, source).evaluate(
+            window, expected=None, now=window.end + timedelta(minutes=5), report=RunReport(), commit=False
+        )
+    source.reads.clear()
+    report = RunReport()
+    evaluator(store, source).evaluate_again(windows, now=DAY0 + 4 * H + timedelta(minutes=5), report=report)
+    assert len(source.reads) == 1
+    assert source.reads[0].signins == Window(windows[0].start, windows[-1].end)
+    assert report.reevaluated == windows
+    # Each window's own rows, in its own late alert.
+    found = sorted(Alert.from_json(item.payload).window.start for item in store.items() if item.sink == "teams")
+    assert found == [window.start for window in windows]

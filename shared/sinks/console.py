@@ -1,4 +1,4 @@
-"""Print alerts for a person at a terminal (local runs, ``MFA_CONSOLE=true``)."""
+"""Print alerts, rule and health alerts, for a person at a terminal (local runs, ``MFA_CONSOLE=true``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TextIO
 
 from shared.alerts import TACTIC_NAMES, Alert, describe_delay, row_entities, technique_url
 from shared.display import printable
+from shared.documents import Deliverable
+from shared.health import HealthAlert
 from shared.instants import format_instant
 
 
@@ -20,9 +22,9 @@ class ConsoleSink:
     def __repr__(self) -> str:
         return f"ConsoleSink(name={self.name!r})"
 
-    def deliver(self, alert: Alert) -> None:
+    def deliver(self, alert: Deliverable) -> None:
         stream = self._stream or sys.stdout
-        stream.write(render_text(alert))
+        stream.write(render_health_text(alert) if isinstance(alert, HealthAlert) else render_text(alert))
         stream.flush()
 
 
@@ -41,6 +43,11 @@ def render_text(alert: Alert) -> str:
     if alert.delay is not None:
         waited = describe_delay(alert.delay)
         lines.insert(4, f"  DELAYED   delivered {waited} after detection (it waited in the outbox)")
+    if alert.late is not None:
+        found = describe_delay(alert.late)
+        lines.insert(
+            4, f"  LATE      UEBA/sign-in data arrived after the first evaluation (found {found} after the window)"
+        )
     for row in alert.rows:
         # Values from the data are shown escaped: they must not drive the terminal or break the stream.
         lines.append(
@@ -55,4 +62,22 @@ def render_text(alert: Alert) -> str:
             f"{entity.type}({', '.join(f'{k}={v}' for k, v in entity.identifiers)})" for entity in row_entities(row)
         )
         lines.append(f"      entities: {printable(entities) or '(none)'}")
+    return "\n".join(lines) + "\n\n"
+
+
+def render_health_text(alert: HealthAlert) -> str:
+    """``[HEALTH raised] …`` and what it means: our own text, still shown escaped, one line each."""
+    level = "" if alert.state == "cleared" else f" ({alert.level})"
+    last_seen = "none yet" if alert.last_seen is None else format_instant(alert.last_seen)
+    lines = [
+        f"[HEALTH {alert.state}] {alert.title}{level}",
+        f"  summary   {printable(alert.summary)}",
+        *(f"  detail    {printable(line)}" for line in alert.detail.splitlines() if line.strip()),
+        f"  since     {format_instant(alert.since)}; last seen {last_seen}",
+    ]
+    if alert.range is not None:
+        lines.append(f"  skipped   {format_instant(alert.range.start)} .. {format_instant(alert.range.end)}")
+    lines += [f"  detected  {format_instant(alert.detected_at)}", f"  id        {alert.id}"]
+    if alert.delay is not None:
+        lines.append(f"  DELAYED   delivered {describe_delay(alert.delay)} after detection (it waited in the outbox)")
     return "\n".join(lines) + "\n\n"

@@ -7,13 +7,16 @@ retired. The workflow answers 202 Accepted: the request was taken, not yet poste
 
 from __future__ import annotations
 
-from shared.alerts import Alert
+from shared.documents import Deliverable
+from shared.health import HealthAlert
+from shared.sinks.health_card import health_message
 from shared.sinks.teams_card import MAX_MESSAGE_BYTES, message_body, teams_message
 from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
 
 
 class TeamsSink:
-    """Posts each alert as an Adaptive Card. The URL carries a signature: it is never shown."""
+    """Posts each alert as an Adaptive Card (a health alert as a card of its own). The URL carries a
+    signature: it is never shown."""
 
     def __init__(
         self,
@@ -33,8 +36,12 @@ class TeamsSink:
     def __repr__(self) -> str:
         return f"TeamsSink(name={self.name!r}, host={self.host!r})"
 
-    def deliver(self, alert: Alert) -> None:
-        body = message_body(teams_message(alert, max_bytes=self._max_bytes))
+    def deliver(self, alert: Deliverable) -> None:
+        if isinstance(alert, HealthAlert):
+            message = health_message(alert, max_bytes=self._max_bytes)
+        else:
+            message = teams_message(alert, max_bytes=self._max_bytes)
+        body = message_body(message)
         self._transport.post(
             self._url,
             body,

@@ -1,8 +1,9 @@
 """An alert as a Microsoft Teams message: an Adaptive Card (schema 1.5, the highest Teams renders).
 
-Formatting only; ``shared.sinks.teams`` sends it. Teams rejects messages over about 28 KB, so the
-card keeps as many rows as fit under ``MAX_MESSAGE_BYTES`` (UTF-8 JSON of the whole message) and
-says how many more there are. Each value shown is clipped, and long lists (a user may be in
+Formatting only; ``shared.sinks.teams`` sends it (a health alert has a card of its own,
+``shared.sinks.health_card``). Teams rejects messages over about 28 KB, so the card keeps as
+many rows as fit under ``MAX_MESSAGE_BYTES`` (UTF-8 JSON of the whole message) and says how many
+more there are. Each value shown is clipped, and long lists (a user may be in
 hundreds of groups) are cut to their first few items, so one row cannot take the whole budget.
 
 Values are shown as the directory holds them, not escaped: Teams clients disagree on markdown
@@ -12,11 +13,11 @@ escapes (some show the backslash), and the signed webhook payload carries the ex
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, technique_url
-from shared.models import Row
+from shared.models import Row, Window
 from shared.serialise import json_text
 
 CARD_VERSION: Final = "1.5"
@@ -63,7 +64,9 @@ def adaptive_card(alert: Alert, *, shown: int | None = None) -> dict[str, Any]:
     if rows:
         body.append(_table(alert, rows))
     if hidden:
-        body.append(_text(f"… and {hidden} more (a Teams message is limited to 28 KB)", isSubtle=True, spacing="Small"))
+        body.append(
+            text_block(f"… and {hidden} more (a Teams message is limited to 28 KB)", isSubtle=True, spacing="Small")
+        )
     body.extend(_enrichment(rows))
     technique = alert.rule.techniques[0]
     return {
@@ -99,18 +102,33 @@ def _header(alert: Alert) -> dict[str, Any]:
         "style": _SEVERITY_STYLE.get(alert.rule.severity, "default"),
         "bleed": True,
         "items": [
-            _text(alert.title, size="Large", weight="Bolder"),
-            _text(summary, spacing="None"),
+            text_block(alert.title, size="Large", weight="Bolder"),
+            text_block(summary, spacing="None"),
         ],
     }
 
 
 def _delay_notice(alert: Alert) -> list[dict[str, Any]]:
-    if alert.delay is None:
+    notices = []
+    if alert.late is not None:
+        notices.append(
+            text_block(
+                f"Late: UEBA/sign-in data arrived after the first evaluation (found {describe_delay(alert.late)} "
+                "after the window's end; rows alerted before are not repeated)",
+                color="Attention",
+                weight="Bolder",
+            )
+        )
+    return [*notices, *delay_notice(alert.delay)]
+
+
+def delay_notice(delay: timedelta | None) -> list[dict[str, Any]]:
+    """The line that says a message waited in the outbox (none for a message on time)."""
+    if delay is None:
         return []
     return [
-        _text(
-            f"Delayed: delivered {describe_delay(alert.delay)} after detection (it waited in the outbox: no "
+        text_block(
+            f"Delayed: delivered {describe_delay(delay)} after detection (it waited in the outbox: no "
             "destination was configured, or this one kept failing)",
             color="Attention",
             weight="Bolder",
@@ -124,7 +142,7 @@ def _facts(alert: Alert) -> dict[str, Any]:
         "type": "FactSet",
         "facts": [
             {"title": "Severity", "value": alert.rule.severity},
-            {"title": "Window", "value": _window_text(alert)},
+            {"title": "Window", "value": window_text(alert.window)},
             {"title": "Detected", "value": f"{alert.detected_at:%Y-%m-%d %H:%M:%S} UTC"},
             {"title": "Tactic", "value": tactics},
             {"title": "Rule", "value": f"{alert.rule.name} v{alert.rule.version}"},
@@ -137,7 +155,7 @@ def _technique_line(alert: Alert) -> dict[str, Any]:
     links = ", ".join(
         f"[{t} {TECHNIQUE_NAMES.get(t, '')}]({technique_url(t)})".replace(" ]", "]") for t in alert.rule.techniques
     )
-    return _text(f"MITRE ATT&CK technique: {links}", spacing="Small")
+    return text_block(f"MITRE ATT&CK technique: {links}", spacing="Small")
 
 
 def _table(alert: Alert, rows: tuple[Row, ...]) -> dict[str, Any]:
@@ -149,15 +167,15 @@ def _table(alert: Alert, rows: tuple[Row, ...]) -> dict[str, Any]:
         # firstRowAsHeader and showGridLines default to true.
         "spacing": "Medium",
         "rows": [
-            _table_row([_text(cell, weight="Bolder") for cell in header]),
+            _table_row([text_block(cell, weight="Bolder") for cell in header]),
             *(
                 _table_row(
                     [
-                        _text(_clip(row["UserPrincipalName"])),
-                        _text(_clip(row["FailedIPAddress"])),
-                        _text(str(row["UEBARiskScore"])),
-                        _text(_time_text(row["StartTime"], day)),
-                        _text(_time_text(row["EndTIme"], day)),
+                        text_block(clip(row["UserPrincipalName"])),
+                        text_block(clip(row["FailedIPAddress"])),
+                        text_block(str(row["UEBARiskScore"])),
+                        text_block(_time_text(row["StartTime"], day)),
+                        text_block(_time_text(row["EndTIme"], day)),
                     ]
                 )
                 for row in rows
@@ -185,12 +203,12 @@ def _enrichment(rows: tuple[Row, ...]) -> list[dict[str, Any]]:
             if _items(row[column])
         ]
         if parts and row["UserPrincipalName"] not in lines:
-            lines[row["UserPrincipalName"]] = f"**{_clip(row['UserPrincipalName'])}** — " + " · ".join(parts)
+            lines[row["UserPrincipalName"]] = f"**{clip(row['UserPrincipalName'])}** — " + " · ".join(parts)
     if not lines:
         return []
     return [
-        _text("Directory context (IdentityInfo)", weight="Bolder", separator=True, spacing="Medium"),
-        *(_text(line, spacing="Small") for line in lines.values()),
+        text_block("Directory context (IdentityInfo)", weight="Bolder", separator=True, spacing="Medium"),
+        *(text_block(line, spacing="Small") for line in lines.values()),
     ]
 
 
@@ -203,13 +221,14 @@ def _items(value: Any) -> list[str]:
 
 def _list_text(value: Any) -> str:
     items = _items(value)
-    shown = ", ".join(_clip(item, 60) for item in items[:_MAX_LIST_ITEMS])
+    shown = ", ".join(clip(item, 60) for item in items[:_MAX_LIST_ITEMS])
     more = len(items) - _MAX_LIST_ITEMS
     return f"{shown} (+{more} more)" if more > 0 else shown
 
 
-def _window_text(alert: Alert) -> str:
-    start, end = alert.window.start, alert.window.end
+def window_text(window: Window) -> str:
+    """``2026-11-28 09:00–10:00 UTC``, or with both dates when the range spans midnight."""
+    start, end = window.start, window.end
     if start.date() == end.date():
         return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
     return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
@@ -219,10 +238,12 @@ def _time_text(moment: datetime, day: Any) -> str:
     return f"{moment:%H:%M:%S}" if moment.date() == day else f"{moment:%m-%d %H:%M:%S}"
 
 
-def _clip(text: Any, limit: int = _MAX_TEXT) -> str:
+def clip(text: Any, limit: int = _MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
     text = str(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _text(text: str, **options: Any) -> dict[str, Any]:
+def text_block(text: str, **options: Any) -> dict[str, Any]:
+    """Every text of a card goes through here (the health card's too: ``shared.sinks.health_card``)."""
     return {"type": "TextBlock", "text": text, "wrap": True, **options}

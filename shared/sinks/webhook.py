@@ -1,11 +1,13 @@
 """Deliver alerts as signed JSON to any HTTPS endpoint (ticketing, SOAR, a chat bridge).
 
 The body is the alert's versioned JSON document (``Alert.to_json``, schema
-``mfa-rejected.alert/v1``, docs/webhook-payload.v1.schema.json), byte for byte what the outbox
-stored, so a redelivery carries the same body and the same ``webhook-id``. It is signed per the
-Standard Webhooks spec: ``webhook-id`` (the alert id: receivers drop repeats), ``webhook-timestamp``
-(unix seconds when sent, re-stamped on each retry so a receiver's freshness check passes) and
-``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``).
+``mfa-rejected.alert/v1``, docs/webhook-payload.v1.schema.json; a health alert's is
+``HealthAlert.to_json``, ``mfa-rejected.health/v1``, docs/health-payload.v1.schema.json), byte for
+byte what the outbox stored, so a redelivery carries the same body and the same ``webhook-id``.
+It is signed per the Standard Webhooks spec: ``webhook-id`` (the alert id: receivers drop
+repeats), ``webhook-timestamp`` (unix seconds when sent, re-stamped on each retry so a receiver's
+freshness check passes) and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of
+``id.timestamp.body``). Receivers tell the two documents apart by their ``schema``.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from datetime import UTC, datetime
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
-from shared.alerts import Alert
+from shared.documents import Deliverable
 from shared.errors import ConfigError
 from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
 
 
 class WebhookSink:
-    """Posts each alert's JSON document, signed. Neither the URL nor the secret is ever shown."""
+    """Posts each alert's JSON document (a rule or a health alert), signed. Neither the URL nor the
+    secret is ever shown."""
 
     def __init__(
         self,
@@ -49,7 +52,7 @@ class WebhookSink:
     def __repr__(self) -> str:
         return f"WebhookSink(name={self.name!r}, host={self.host!r})"
 
-    def deliver(self, alert: Alert) -> None:
+    def deliver(self, alert: Deliverable) -> None:
         text = alert.to_json()
         self._transport.post(
             self._url,

@@ -1,16 +1,20 @@
 """What the fixture file readers share: the record type, the row counter, opening a file, the
-column check, the size limit, and the wording of the errors every format reports alike."""
+column check, the size limit, the wording of the errors every format reports alike, and the
+``_ingested`` column (when a row arrived in the workspace)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from shared.display import shown
 from shared.errors import InputError
 from shared.models import REQUIRED_COLUMNS
+from shared.sources.values import CellError, JsonCell
 
 RawRecord = tuple[str, Mapping[str, Any]]  # (where it is, e.g. "line 12"; the raw values)
 
@@ -30,6 +34,33 @@ class Counter:
     """The records of a table file seen so far (read or skipped), for ``Tables.scanned``."""
 
     rows: int = 0
+
+
+# A fixture's own column, in any table and any format: when the row arrived in the workspace (ISO
+# 8601 with a timezone). A read as of an earlier time does not see the row (``FixtureSource``);
+# no value (column absent, null or empty) means the row is always there. Never a column of the rule.
+INGESTED: Final = "_ingested"
+
+
+def ingested_at(raw: Mapping[str, Any]) -> datetime | None:
+    """When the row ``raw`` arrived in the workspace (its ``_ingested``), UTC; None when it does not say.
+
+    CellError (naming the column) for a value that is not ISO 8601 text with a timezone.
+    """
+    value = raw.get(INGESTED)
+    if isinstance(value, JsonCell):  # a query API response that typed the column dynamic
+        value = value.value
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise CellError(INGESTED, f"expected ISO 8601 text with a timezone, got {type(value).__name__} {shown(value)}")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise CellError(INGESTED, f"not an ISO 8601 time with a timezone: {shown(value)} (e.g. 2026-11-28T11:40:00Z)")
+    return moment.astimezone(UTC)
 
 
 def check_columns(path: Path, table: str, columns: Any) -> None:

@@ -21,6 +21,13 @@ the depth: a 10 MB file, 1 GB.)
 Each format has its reader: ``json_lines`` (``.jsonl``), ``json_file`` (``.json``: an array, or a
 saved query API response, ``api_response_file``; both streamed by ``json_stream``) and
 ``csv_export`` (``.csv``); ``fixture_files`` holds what they share.
+
+Late-arriving rows: any table, in any format, may have a column ``_ingested``, when the row arrived
+in the workspace (ISO 8601 with a timezone). A read as of an earlier time (``ReadRequest.as_of``)
+leaves the row out as if it were not in the file, and does not count it in ``scanned``: it is not
+in the workspace yet. A row without a value there is always in it. The column is never part of a
+row the rule sees; a value that is not such a time is an error, whatever ``as_of`` (bad files are
+found early).
 """
 
 from __future__ import annotations
@@ -28,10 +35,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from shared.candidates import Candidates, is_rejected_mfa
 from shared.errors import InputError
+from shared.health import counts_for_health
 from shared.models import (
     BEHAVIOR_TABLE,
     IDENTITY_TABLE,
@@ -44,7 +53,7 @@ from shared.models import (
 )
 from shared.sources import raw_prefilter
 from shared.sources.csv_export import csv_records
-from shared.sources.fixture_files import Counter, RawRecord
+from shared.sources.fixture_files import INGESTED, Counter, RawRecord, ingested_at
 from shared.sources.json_file import json_records
 from shared.sources.json_lines import jsonl_records
 from shared.sources.values import CellError, normalise_row
@@ -89,17 +98,24 @@ class FixtureSource:
         directory = Path(self.directory)
         if not directory.is_dir():
             raise InputError(f"{directory}: not a directory of fixture files")
+        as_of = request.as_of
+        if as_of is not None and as_of.tzinfo is None:
+            raise ValueError(f"as_of {as_of.isoformat()} is naive: expected a timezone-aware time")
         files = {table: table_file(directory, table) for table in SCHEMAS}
         parse_all = self._validates_all(files)
         scanned: dict[str, int] = {}
+        # The newest row per table is known only when every line is parsed (not on the fast path).
+        latest: dict[str, datetime | None] | None = {} if request.measure and parse_all else None
 
         signins = self._rows(
             files[SIGNIN_TABLE],
             SIGNIN_TABLE,
             request.signins,
             keep=is_rejected_mfa,
-            line_filter=None if parse_all else raw_prefilter.signin_line_filter(),
+            line_filter=None if parse_all else _arrival_aware(raw_prefilter.signin_line_filter(), as_of),
+            as_of=as_of,
             scanned=scanned,
+            latest=latest,
         )
         candidates = Candidates.from_signins(signins)
         identities = self._rows(
@@ -107,19 +123,23 @@ class FixtureSource:
             IDENTITY_TABLE,
             request.identities,
             keep=candidates.may_enrich,
-            line_filter=None if parse_all else raw_prefilter.identity_line_filter(candidates),
+            line_filter=None if parse_all else _arrival_aware(raw_prefilter.identity_line_filter(candidates), as_of),
+            as_of=as_of,
             scanned=scanned,
+            latest=latest,
         )
         behaviors = self._rows(
             files[BEHAVIOR_TABLE],
             BEHAVIOR_TABLE,
             request.behaviors,
             keep=candidates.may_score,
-            line_filter=None if parse_all else raw_prefilter.behavior_line_filter(candidates),
+            line_filter=None if parse_all else _arrival_aware(raw_prefilter.behavior_line_filter(candidates), as_of),
+            as_of=as_of,
             scanned=scanned,
+            latest=latest,
         )
         logger.debug("read fixtures from %s: %s", directory, scanned)
-        return Tables(signins=signins, identities=identities, behaviors=behaviors, scanned=scanned)
+        return Tables(signins=signins, identities=identities, behaviors=behaviors, scanned=scanned, latest=latest or {})
 
     def close(self) -> None:
         """Nothing to release: each read opens and closes its files."""
@@ -132,20 +152,33 @@ class FixtureSource:
         *,
         keep: Callable[[Row], bool],
         line_filter: raw_prefilter.RawFilter | None,
+        as_of: datetime | None,
         scanned: dict[str, int],
+        latest: dict[str, datetime | None] | None = None,
     ) -> list[Row]:
         schema = SCHEMAS[table]
         counter = Counter()
         records = read_records(path, table, line_filter=line_filter, counter=counter)
         kept: list[Row] = []
+        not_arrived = 0  # rows whose _ingested is after as_of: not in the workspace yet
+        newest: datetime | None = None
         for where, raw in records:
             try:
+                arrived = ingested_at(raw)
                 row = normalise_row(raw, schema)
             except CellError as error:
                 raise InputError(f"{path}: {where}: {error}") from None
-            if (window is None or window.contains(row["TimeGenerated"])) and keep(row):
-                kept.append(row)
-        scanned[table] = counter.rows
+            if as_of is not None and arrived is not None and arrived > as_of:
+                not_arrived += 1
+                continue
+            if window is None or window.contains(row["TimeGenerated"]):
+                if keep(row):
+                    kept.append(row)
+                if latest is not None and counts_for_health(table, row):
+                    newest = row["TimeGenerated"] if newest is None else max(newest, row["TimeGenerated"])
+        scanned[table] = counter.rows - not_arrived
+        if latest is not None:
+            latest[table] = newest
         return kept
 
     def _validates_all(self, files: dict[str, Path]) -> bool:
@@ -164,6 +197,38 @@ class FixtureSource:
             size // 2**20,
         )
         return False
+
+
+def _arrival_aware(line_filter: raw_prefilter.RawFilter, as_of: datetime | None) -> raw_prefilter.RawFilter:
+    """``line_filter``, and with ``as_of`` also every line that mentions ``_ingested`` parsed, so that
+    a row that has not arrived yet is not counted in ``scanned`` on the fast path either."""
+    return line_filter if as_of is None else _ParsingMentions(line_filter, f'{INGESTED}"'.encode())
+
+
+class _ParsingMentions(raw_prefilter.RawFilter):
+    """``inner``, with every line holding ``needle`` parsed too. Parsing more lines than ``inner``
+    does keeps every line ``inner`` parses, so it is as transparent as ``inner``. (A key written with
+    an escape has a backslash, and every filter parses such a line.)"""
+
+    __slots__ = ("_inner", "_needle")
+
+    def __init__(self, inner: raw_prefilter.RawFilter, needle: bytes) -> None:
+        self._inner = inner
+        self._needle = needle
+
+    def may_match(self, line: bytes) -> bool:
+        return self._needle in line or self._inner.may_match(line)
+
+    def marks(self, buffer: bytes, start: int, stop: int) -> list[int] | None:
+        inner = self._inner.marks(buffer, start, stop)
+        if inner is None:
+            return None
+        mentions = []
+        at = buffer.find(self._needle, start, stop)
+        while at >= 0:
+            mentions.append(at)
+            at = buffer.find(self._needle, at + 1, stop)
+        return sorted(inner + mentions) if mentions else inner
 
 
 def read_records(

@@ -1,6 +1,7 @@
 """The KQL the Log Analytics source sends: the rule's own first filters, and its semi-joins, pushed down.
 
-Each query reads one table over one half-open window and returns rows, never aggregates, so the
+Each query reads one table over one half-open window and returns rows, not aggregates (but for the
+health measure, ``latest_query``), so the
 detection sees exactly the rows a fixture of the same data would give it (``shared.candidates``
 says why each dropped row cannot matter). Only the columns the detection reads are projected.
 
@@ -99,6 +100,15 @@ def _time_filter(window: Window) -> str:
     return (
         f"| where TimeGenerated >= {datetime_literal(window.start)} and TimeGenerated < {datetime_literal(window.end)}"
     )
+
+
+def latest_query(table: str, window: Window) -> str:
+    """The newest TimeGenerated of ``table`` in ``window`` (one row, null when there is none), for
+    health alerts; of BehaviorAnalytics only the LogOn/FailedLogOn rows the rule reads. The one
+    aggregate this source asks for: a count of what is there, not rows for the detection."""
+    activity_types = ", ".join(string_literal(kind) for kind in LOGON_ACTIVITY_TYPES)
+    only_logons = (f"| where ActivityType in ({activity_types})",) if table == BEHAVIOR_TABLE else ()
+    return "\n".join((table, _time_filter(window), *only_logons, "| summarize Latest = max(TimeGenerated)"))
 
 
 def signin_query(window: Window) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -190,6 +190,7 @@ class LogAnalyticsSource:
         if unbounded:
             raise SourceError(f"the Log Analytics source needs a time window for every table; none for {unbounded}")
         reader = _Reader(self)
+        latest = {table: self._latest(table, window) for table, window in windows.items()} if request.measure else {}
 
         # Stages 2-5 run in the query; the exact Python check keeps the candidates exactly the
         # rule's even where the service's text functions differed from ours on some input.
@@ -198,12 +199,24 @@ class LogAnalyticsSource:
         candidates = Candidates.from_signins(signins)
         if not candidates:
             logger.info("Log Analytics: no rejected MFA sign-in; IdentityInfo and BehaviorAnalytics not read")
-            return Tables(signins=signins, scanned=reader.scanned)
+            return Tables(signins=signins, scanned=reader.scanned, latest=latest)
 
         identities = self._identities(reader, request.identities, candidates)
         behaviors = self._behaviors(reader, request.behaviors, candidates)
         logger.info("Log Analytics: %d queries, rows received %s", reader.queries, reader.scanned)
-        return Tables(signins=signins, identities=identities, behaviors=behaviors, scanned=reader.scanned)
+        return Tables(
+            signins=signins, identities=identities, behaviors=behaviors, scanned=reader.scanned, latest=latest
+        )
+
+    def _latest(self, table: str, window: Window) -> datetime | None:
+        """The newest row of ``table`` in ``window`` (``la_queries.latest_query``), None for none."""
+        raw, incomplete = self.query(table, window, la_queries.latest_query(table, window))
+        if incomplete is not None:
+            raise SourceError(f"Log Analytics could not measure {table} for {window}: {incomplete}")
+        latest = raw[0].get("Latest") if raw else None
+        if latest is not None and not isinstance(latest, datetime):
+            raise SourceError(f"Log Analytics answered the {table} measure for {window} with {latest!r}, not a time")
+        return latest
 
     def _identities(self, reader: _Reader, window: Window, candidates: Candidates) -> list[Row]:
         kept: list[Row] = []

@@ -5,8 +5,9 @@ A recorded tenant-hour (``sample_data/``) lies in the past, so a timer running a
 moves every datetime of every table by one ``shift``, chosen by ``shift_to`` so that the
 ``lookback``-long period holding the fixtures' latest rejected-MFA sign-in becomes the window the
 run evaluates last. Relative times are kept exactly (the rule's windows, joins and lookbacks see
-the same data), and a request is answered by reading the fixtures' own times (the request moved
-back by the shift), so the result is ``detect`` over the recorded hour, at today's times.
+the same data), and a request is answered by reading the fixtures' own times (the request, its
+``as_of`` included, moved back by the shift), so the result is ``detect`` over the recorded hour, at
+today's times; a late-arriving row (``_ingested``) arrives as late after it as it did.
 
 Only for fixtures: the settings refuse it with the live source.
 """
@@ -60,6 +61,10 @@ class TimeShiftedSource:
             signins=self._moved(request.signins, -self.shift),
             identities=self._moved(request.identities, -self.shift),
             behaviors=self._moved(request.behaviors, -self.shift),
+            # The clock moves back too: a fixture row that had arrived by then (``_ingested``) is
+            # read, as if its arrival time were moved with the rest.
+            as_of=None if request.as_of is None else request.as_of - self.shift,
+            measure=request.measure,
         )
         tables = self.inner.read(back)
         return Tables(
@@ -67,6 +72,7 @@ class TimeShiftedSource:
             identities=[self._row(IDENTITY_TABLE, row) for row in tables.identities],
             behaviors=[self._row(BEHAVIOR_TABLE, row) for row in tables.behaviors],
             scanned=tables.scanned,
+            latest={table: None if moment is None else moment + self.shift for table, moment in tables.latest.items()},
         )
 
     def close(self) -> None:

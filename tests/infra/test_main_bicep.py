@@ -333,7 +333,8 @@ def test_secret_settings_are_key_vault_references(
 
 def test_no_secret_value_reaches_an_app_setting(main_template: Template) -> None:
     secure = {name for name in main_template.parameters if main_template.decorators(name).get("secure")}
-    assert secure == {"teamsWebhookUrl", "webhookUrl", "webhookSecret"}
+    # runHealthWebhookUrl goes to the run-health action group only (tests/infra/test_run_health_alerts.py).
+    assert secure == {"teamsWebhookUrl", "webhookUrl", "webhookSecret", "runHealthWebhookUrl"}
     for name, value in app_settings(main_template).items():
         text = render(value)
         assert not any(re.search(rf"\b{parameter}\b", text) for parameter in secure), name

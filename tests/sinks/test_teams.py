@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,9 @@ def test_card_passes_the_adaptivecards_library_for_one_and_a_hundred_rows(tmp_pa
         "one-row": teams_message(alert_of([result_row()])),
         "hundred-rows": teams_message(alert_of(many_rows(100))),
         "no-identityinfo": teams_message(alert_of([result_row(matched=False)])),
+        "late-and-delayed": teams_message(
+            alert_of([result_row()]).found_late(timedelta(hours=1, minutes=5)).delayed(timedelta(days=2))
+        ),
     }
 
     results = validate_with_adaptivecards(tmp_path, messages)
@@ -216,3 +220,11 @@ def test_teams_rejection_is_permanent() -> None:
 
     assert caught.value.permanent is True
     assert len(server.requests) == 1
+
+
+def test_a_late_alert_says_its_data_arrived_after_the_first_evaluation() -> None:
+    late = alert_of([result_row()]).found_late(timedelta(hours=1, minutes=5))
+    shown = texts(card_of(teams_message(late)))
+    assert any(text.startswith("Late: UEBA/sign-in data arrived after the first evaluation") for text in shown)
+    assert any("found 1 h 5 min after the window's end" in text for text in shown)
+    assert not any(text.startswith("Late:") for text in texts(card_of(teams_message(alert_of([result_row()])))))

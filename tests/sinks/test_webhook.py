@@ -16,8 +16,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from shared.alerts import Alert
 from shared.errors import ConfigError, DeliveryError
+from shared.health import HealthAlert
 from shared.sinks.transport import HttpTransport
 from shared.sinks.webhook import WebhookSink
+from tests.sinks.health_alerts import every_health_alert, health_alert
 from tests.sinks.receiver import Receiver, Reply
 from tests.sinks.rows import alert_of, many_rows, result_row
 
@@ -142,3 +144,51 @@ def test_a_rejection_is_a_permanent_delivery_error() -> None:
         sink(server.url()).deliver(alert_of([result_row()]))
 
     assert caught.value.permanent is True
+
+
+def test_delivers_a_health_alert_signed_and_valid_against_its_schema() -> None:
+    schema = json.loads((DOCS / "health-payload.v1.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    alerts = list(every_health_alert().values())
+    with Receiver() as server:
+        for alert in alerts:
+            sink(server.url()).deliver(alert)
+
+    assert len(server.requests) == len(alerts)
+    for alert, request in zip(alerts, server.requests, strict=True):
+        assert request.body == alert.to_json().encode("utf-8")
+        assert request.headers["content-type"] == "application/json; charset=utf-8"
+        assert request.headers["webhook-id"] == alert.id
+        assert request.headers["webhook-id"].startswith("hlt_")
+        # The receiver's own library accepts it and returns the document, which its schema accepts.
+        document = Webhook(SECRET).verify(request.body, request.headers)
+        assert document == json.loads(alert.to_json())
+        assert document["schema"] == "mfa-rejected.health/v1"
+        validator.validate(document)
+
+
+def test_a_health_alert_is_signed_like_a_rule_alert_and_tampering_fails() -> None:
+    alert = health_alert("signins-silent", "raised")
+    with Receiver() as server:
+        sink(server.url(), clock=lambda: 1_800_000_123.9).deliver(alert)
+        sink(server.url()).deliver(alert)
+
+    at_injected_time, now = server.requests
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    expected = hmac.new(key, f"{alert.id}.1800000123.".encode() + at_injected_time.body, hashlib.sha256).digest()
+    assert at_injected_time.headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
+    tampered = now.body.replace(b'"raised"', b'"cleared"')
+    assert tampered != now.body
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(SECRET).verify(tampered, now.headers)
+
+
+def test_a_health_alert_redelivered_from_stored_text_has_the_same_body_and_id() -> None:
+    alert = health_alert("skipped", "cleared")
+    with Receiver() as server:
+        sink(server.url()).deliver(alert)
+        sink(server.url()).deliver(HealthAlert.from_json(alert.to_json()))
+
+    first, second = server.requests
+    assert first.body == second.body
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == alert.id

@@ -627,3 +627,37 @@ def test_response_fixtures_live_api_and_data_exports_agree_on_dynamic_cells(
     assert_live_equals_fixtures(live, from_exports)
     [row] = [r for r in from_responses.identities if r["AccountUPN"] == "string@contoso.com"]
     assert row["Tags"] == "Contractor"
+
+
+# --- the health measure ----------------------------------------------------------------------------
+
+
+def test_the_health_measure_gives_each_tables_newest_row_in_its_window_and_equals_the_fixtures(
+    workspace: LogAnalyticsServer, tmp_path: Path
+) -> None:
+    tables = {
+        SIGNIN_TABLE: [signin(minute=5), signin(minute=50, result_type="0", status={"errorCode": 0})],
+        IDENTITY_TABLE: [identity(minute=20)],
+        # Only log-ons say UEBA is flowing; the later ResourceAccess row does not count.
+        BEHAVIOR_TABLE: [behavior(minute=30), behavior(minute=45, activity="ResourceAccess")],
+    }
+    workspace.load(tables)
+    request = ReadRequest(signins=HOUR, identities=HOUR, behaviors=HOUR, measure=True)
+    live = source_for(workspace).read(request)
+    assert live.latest == {SIGNIN_TABLE: at(50), IDENTITY_TABLE: at(20), BEHAVIOR_TABLE: at(30)}
+    assert FixtureSource(write_fixtures(tmp_path, tables)).read(request).latest == live.latest
+
+
+def test_an_empty_table_measures_none_and_the_measure_costs_one_query_per_table(workspace: LogAnalyticsServer) -> None:
+    workspace.load({SIGNIN_TABLE: [signin(minute=5)]})
+    live = source_for(workspace).read(ReadRequest(signins=HOUR, identities=HOUR, behaviors=HOUR, measure=True))
+    assert live.latest == {SIGNIN_TABLE: at(5), IDENTITY_TABLE: None, BEHAVIOR_TABLE: None}
+    measures = [r.query for r in workspace.received if "summarize Latest" in r.query]
+    assert sorted(query.split("\n")[0] for query in measures) == sorted([SIGNIN_TABLE, IDENTITY_TABLE, BEHAVIOR_TABLE])
+
+
+def test_without_the_measure_flag_nothing_is_measured(workspace: LogAnalyticsServer) -> None:
+    workspace.load({SIGNIN_TABLE: [signin(minute=5)]})
+    live = source_for(workspace).read(ReadRequest.same(HOUR))
+    assert live.latest == {}
+    assert not any("summarize" in r.query for r in workspace.received)

@@ -184,3 +184,12 @@ def test_batching_refuses_bounds_that_cannot_hold_a_value() -> None:
 def test_the_window_reaches_the_query_to_the_microsecond() -> None:
     window = Window(WINDOW.start + timedelta(microseconds=1), WINDOW.end)
     assert "datetime(2026-11-28T09:00:00.000001Z)" in la_queries.signin_query(window)
+
+
+@pytest.mark.parametrize("table", ["SigninLogs", "IdentityInfo", "BehaviorAnalytics"])
+def test_the_health_measure_parses_and_yields_one_datetime_column(checker: KustoChecker, table: str) -> None:
+    [result] = checker.check([la_queries.latest_query(table, WINDOW)])
+    assert result.diagnostics == [], result.messages
+    assert result.columns == [("Latest", "datetime")]
+    # Of BehaviorAnalytics only the log-ons the rule reads show that UEBA is flowing.
+    assert result.literals == (list(LOGON_ACTIVITY_TYPES) if table == "BehaviorAnalytics" else [])

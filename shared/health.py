@@ -1,0 +1,122 @@
+"""Health alerts: the detection's own inputs gone quiet, raised once when it starts, once when it clears.
+
+"No data" must not look like "no attack". After each run's windows, ``assess`` compares what the
+stored health marks say (the newest row seen per table, the conditions raised and cleared) with the
+checkpoint, and returns the changes as ``HealthAlert``s with stable ids, for the outbox and the same
+sinks as rule alerts. Health alerts are never suppressed by MFA_SUPPRESSION.
+
+Conditions (measured in sign-in time, from the checkpoint):
+- ``signins-silent``: no SigninLogs row for MFA_NO_DATA_AFTER;
+- ``ueba-silent``: no BehaviorAnalytics LogOn/FailedLogOn row for 24 h while SigninLogs had rows;
+- ``identity-silent`` (info): no IdentityInfo row over MFA_IDENTITY_LOOKBACK for 24 h;
+- ``skipped``: sign-in time left unevaluated beyond MFA_MAX_CATCHUP (cleared by the next run that
+  needs to skip nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.candidates import LOGON_ACTIVITY_TYPES
+from shared.errors import InputError
+from shared.health_document import SCHEMA, Condition, HealthDocument, Level, State
+from shared.instants import format_instant
+from shared.models import BEHAVIOR_TABLE, Row, Window
+from shared.serialise import json_text
+
+
+@dataclass(frozen=True, slots=True)
+class HealthAlert:
+    """One change of one condition: what the sinks deliver and the outbox stores."""
+
+    id: str
+    condition: Condition
+    state: State
+    level: Level
+    summary: str
+    detail: str
+    since: datetime
+    last_seen: datetime | None
+    detected_at: datetime
+    range: Window | None = None
+    delay: timedelta | None = None
+
+    @property
+    def title(self) -> str:
+        verb = "cleared" if self.state == "cleared" else "raised"
+        return f"mfa-rejected health: {self.condition} {verb}"
+
+    def delayed(self, delay: timedelta) -> HealthAlert:
+        """This alert, marked as delivered ``delay`` after its detection."""
+        return replace(self, delay=delay)
+
+    def document(self) -> HealthDocument:
+        data: dict[str, Any] = {
+            "schema": SCHEMA,
+            "id": self.id,
+            "condition": self.condition,
+            "state": self.state,
+            "level": self.level,
+            "summary": self.summary,
+            "detail": self.detail,
+            "since": self.since,
+            "lastSeen": self.last_seen,
+            "detectedAt": self.detected_at,
+        }
+        if self.range is not None:
+            data["range"] = {"start": self.range.start, "end": self.range.end}
+        if self.delay is not None:
+            data |= {"delayed": True, "delaySeconds": int(self.delay.total_seconds())}
+        return HealthDocument.model_validate(data)
+
+    def to_json(self) -> str:
+        return json_text(self.document().dump(), separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> HealthAlert:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"health alert document: not JSON (line {error.lineno}: {error.msg})") from None
+        try:
+            document = HealthDocument.model_validate(data)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc']) or 'document'}: {problem['msg']}"
+                for problem in error.errors(include_url=False)[:3]
+            )
+            name = data.get("id") if isinstance(data, dict) else None
+            raise InputError(f"health alert document {name!r}: malformed ({problems})") from None
+        return cls(
+            id=document.id,
+            condition=document.condition,
+            state=document.state,
+            level=document.level,
+            summary=document.summary,
+            detail=document.detail,
+            since=document.since,
+            last_seen=document.last_seen,
+            detected_at=document.detected_at,
+            range=None if document.range is None else Window(document.range.start, document.range.end),
+            delay=timedelta(seconds=document.delay_seconds or 0) if document.delayed else None,
+        )
+
+
+def counts_for_health(table: str, row: Row) -> bool:
+    """Whether ``row`` shows that its table is flowing: any row with a time; of BehaviorAnalytics
+    only the LogOn/FailedLogOn rows, the only ones this rule reads."""
+    if row.get("TimeGenerated") is None:
+        return False
+    return table != BEHAVIOR_TABLE or row.get("ActivityType") in LOGON_ACTIVITY_TYPES
+
+
+def health_id(condition: str, state: str, since: datetime) -> str:
+    """Stable: the same condition, state and start give the same id, so a retried run sends nothing twice."""
+    material = f"{condition}\x00{state}\x00{format_instant(since)}"
+    return "hlt_" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]

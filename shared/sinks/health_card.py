@@ -1,0 +1,92 @@
+"""A health alert as a Microsoft Teams message: an Adaptive Card (schema 1.5) of its own.
+
+Formatting only; ``shared.sinks.teams`` sends it. The card has a coloured header (raised warning:
+attention, raised info: warning, cleared: good) with the title and the summary, the detail, and the
+facts: condition, state, since, last seen, detected, the range not evaluated (skipped) and the id.
+All its text is our own (no values from the data, no Markdown of ours), and every text still goes
+through the rule card's ``text_block`` and ``clip``; the summary and the detail are clipped, so
+the message stays far below the size limit the rule card keeps to (``MAX_MESSAGE_BYTES``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from shared.health import HealthAlert
+from shared.sinks.teams_card import (
+    CARD_VERSION,
+    CONTENT_TYPE,
+    MAX_MESSAGE_BYTES,
+    clip,
+    delay_notice,
+    message_body,
+    text_block,
+    window_text,
+)
+
+_MAX_SUMMARY: Final = 300
+_MAX_DETAIL: Final = 2000
+
+
+def health_message(alert: HealthAlert, *, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """The Workflows webhook body for the health alert ``alert``."""
+    message = {
+        "type": "message",
+        "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": health_card(alert)}],
+    }
+    if len(message_body(message)) > max_bytes:
+        raise ValueError(f"the health card of {alert.id} exceeds {max_bytes} bytes")
+    return message
+
+
+def health_card(alert: HealthAlert) -> dict[str, Any]:
+    """The card alone."""
+    body: list[dict[str, Any]] = [_header(alert), *delay_notice(alert.delay)]
+    if alert.detail:
+        body.append(text_block(clip(alert.detail, _MAX_DETAIL)))
+    body.append(_facts(alert))
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": CARD_VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+
+
+def style(alert: HealthAlert) -> str:
+    """The header's container style: what needs attention, what is worth knowing, what is over."""
+    if alert.state == "cleared":
+        return "good"
+    return "attention" if alert.level == "warning" else "warning"
+
+
+def _header(alert: HealthAlert) -> dict[str, Any]:
+    return {
+        "type": "Container",
+        "style": style(alert),
+        "bleed": True,
+        "items": [
+            text_block(alert.title, size="Large", weight="Bolder"),
+            text_block(clip(alert.summary, _MAX_SUMMARY), spacing="None"),
+        ],
+    }
+
+
+def _facts(alert: HealthAlert) -> dict[str, Any]:
+    state = alert.state if alert.state == "cleared" else f"{alert.state} ({alert.level})"
+    facts = [
+        ("Condition", alert.condition),
+        ("State", state),
+        ("Since", _moment(alert.since)),
+        ("Last seen", "none yet" if alert.last_seen is None else _moment(alert.last_seen)),
+    ]
+    if alert.range is not None:
+        facts.append(("Range not evaluated", window_text(alert.range)))
+    facts += [("Detected", _moment(alert.detected_at)), ("Health id", alert.id)]
+    return {"type": "FactSet", "facts": [{"title": title, "value": clip(value)} for title, value in facts]}
+
+
+def _moment(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
