@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -230,6 +231,19 @@ class AlertDocument(_Model):
     def dump(self) -> dict[str, Any]:
         """The document as plain data, ready for ``shared.serialise.json_text`` (absent fields left out)."""
         return self.model_dump(mode="python", by_alias=True)
+
+
+def malformed(kind: str, data: object, error: ValidationError | ValueError) -> str:
+    """``<kind> document '<id>': malformed (<field>: <problem>; …)``, naming at most three problems."""
+    name = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(error, ValidationError):  # e.g. a window whose end is not after its start
+        return f"{kind} document {name!r}: malformed ({error})"
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'document'}: {problem['msg']}"
+        for problem in error.errors(include_url=False)[:3]
+    )
+    more = f" (and {error.error_count() - 3} more)" if error.error_count() > 3 else ""
+    return f"{kind} document {name!r}: malformed ({problems}{more})"
 
 
 class UntitledSchema(GenerateJsonSchema):

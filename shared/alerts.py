@@ -17,9 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from pydantic import ValidationError
-
-from shared.alert_document import RULE_ID, SCHEMA, AlertDocument
+from shared.alert_document import RULE_ID, SCHEMA, AlertDocument, malformed
 from shared.errors import InputError
 from shared.instants import format_instant
 from shared.models import OUTPUT_COLUMNS, Row, Window
@@ -191,15 +189,8 @@ class Alert:
             raise InputError(f"alert document: schema is {data.get('schema')!r}, expected {SCHEMA!r}")
         try:
             return cls.from_document(AlertDocument.model_validate(data))
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in problem['loc']) or 'document'}: {problem['msg']}"
-                for problem in error.errors(include_url=False)[:3]
-            )
-            more = f" (and {error.error_count() - 3} more)" if error.error_count() > 3 else ""
-            raise InputError(f"alert document {data.get('id')!r}: malformed ({problems}{more})") from None
-        except ValueError as error:  # a window whose end is not after its start
-            raise InputError(f"alert document {data.get('id')!r}: malformed ({error})") from None
+        except ValueError as error:  # a ValidationError, or a window whose end is not after its start
+            raise InputError(malformed("alert", data, error)) from None
 
     @classmethod
     def from_document(cls, document: AlertDocument) -> Alert:

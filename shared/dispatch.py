@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from shared.documents import read_document
-from shared.errors import DeliveryError, MfaRejectedError, StateConflictError
+from shared.errors import DeliveryError, MfaRejectedError, StateConflictError, describe
 from shared.instants import format_instant
 from shared.redaction import Redactor
 from shared.sinks.base import Sink
@@ -158,7 +158,7 @@ class OutboxDispatcher:
                 failure = self._deliver(claimed, sink, now=now)
                 self._record(claimed, failure, now=now, tally=tally)
             except Exception as error:  # the state store failed (deliveries never raise): this lane cannot go on
-                tally.errors.append(f"delivering to {item.sink}: {self.redact(_describe(error))}")
+                tally.errors.append(f"delivering to {item.sink}: {self.redact(describe(error))}")
                 logger.error("delivery to %s stopped: %s", item.sink, tally.errors[-1])
                 break
             failing = failing + 1 if failure is not None and not failure.permanent else 0
@@ -223,11 +223,6 @@ class OutboxDispatcher:
         doublings = min(max(attempts - 1, 0), 16)  # capped before multiplying, so it cannot overflow
         base = min(FIRST_RETRY * 2**doublings, MAX_RETRY)
         return base * (0.8 + 0.4 * self.jitter())
-
-
-def _describe(error: Exception) -> str:
-    """Our errors speak for themselves; anything else is named by its type too."""
-    return str(error) if isinstance(error, MfaRejectedError) else f"unexpected {type(error).__name__}: {error}"
 
 
 def _names(sinks: Sequence[Sink]) -> str:

@@ -15,7 +15,7 @@ from shared.health_document import SCHEMA as HEALTH_SCHEMA
 # What a sink delivers.
 Deliverable: TypeAlias = Alert | HealthAlert
 
-_READERS = {ALERT_SCHEMA: Alert.from_json, HEALTH_SCHEMA: HealthAlert.from_json}
+_READERS = {ALERT_SCHEMA: Alert.from_dict, HEALTH_SCHEMA: HealthAlert.from_dict}
 
 
 def read_document(text: str) -> Deliverable:
@@ -36,7 +36,7 @@ def read_document(text: str) -> Deliverable:
             f"stored document {_clipped(data.get('id'))}: unknown schema {_clipped(schema)} "
             f"(expected {ALERT_SCHEMA!r} or {HEALTH_SCHEMA!r})"
         )
-    return reader(text)
+    return reader(data)
 
 
 def _clipped(value: object) -> str:

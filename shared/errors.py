@@ -36,3 +36,8 @@ class DeliveryError(MfaRejectedError):
 
 class StateConflictError(MfaRejectedError):
     """Another runner changed the state first (optimistic concurrency lost): nothing was written."""
+
+
+def describe(error: BaseException) -> str:
+    """An error as a run reports it: ours speak for themselves; anything else is named by its type too."""
+    return str(error) if isinstance(error, MfaRejectedError) else f"unexpected {type(error).__name__}: {error}"

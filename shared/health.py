@@ -21,8 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
+from shared.alert_document import malformed
 from shared.candidates import LOGON_ACTIVITY_TYPES
 from shared.errors import InputError
 from shared.health_document import SCHEMA, Condition, HealthDocument, Level, State
@@ -84,15 +83,18 @@ class HealthAlert:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise InputError(f"health alert document: not JSON (line {error.lineno}: {error.msg})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: object) -> HealthAlert:
+        """The health alert a parsed document holds; ``InputError`` naming what is malformed."""
         try:
-            document = HealthDocument.model_validate(data)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in problem['loc']) or 'document'}: {problem['msg']}"
-                for problem in error.errors(include_url=False)[:3]
-            )
-            name = data.get("id") if isinstance(data, dict) else None
-            raise InputError(f"health alert document {name!r}: malformed ({problems})") from None
+            return cls._from_document(HealthDocument.model_validate(data))
+        except ValueError as error:  # a ValidationError, or a range whose end is not after its start
+            raise InputError(malformed("health alert", data, error)) from None
+
+    @classmethod
+    def _from_document(cls, document: HealthDocument) -> HealthAlert:
         return cls(
             id=document.id,
             condition=document.condition,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.dispatch import UNROUTED, OutboxDispatcher
-from shared.errors import MfaRejectedError
+from shared.errors import MfaRejectedError, describe
 from shared.health_conditions import changes, current_health
 from shared.instants import format_instant
 from shared.models import Window
@@ -123,7 +123,7 @@ class Runner:
             report.fail(str(error))
             logger.error("%s: %s", failure, error)
         except Exception as error:  # a defect, or a value nothing foresaw: fail loudly, deliver anyway
-            report.fail(f"unexpected {type(error).__name__}: {self.redact(str(error))}")
+            report.fail(self.redact(describe(error)))
             logger.exception("%s: unexpected error", failure)
         self._watch_health(now=now, report=report)
         report.durations["evaluate"] = time.perf_counter() - started
@@ -154,8 +154,7 @@ class Runner:
                 name: "raised" if held.active else "ok" for name, held in current_health(self.state).items()
             }
         except Exception as error:  # health must never stop delivery; the run says what went wrong
-            kind = "" if isinstance(error, MfaRejectedError) else f"unexpected {type(error).__name__}: "
-            report.fail(f"health: {kind}{self.redact(str(error))}")
+            report.fail(f"health: {self.redact(describe(error))}")
             logger.error("health check failed: %s", report.error)
 
     def _record_skip(self, skipped: Window, *, now: datetime, report: RunReport) -> None:
@@ -169,8 +168,7 @@ class Runner:
         try:
             tally = self.dispatcher.dispatch(now=now)
         except Exception as error:  # the state store failed before any lane started (deliveries never raise)
-            kind = "" if isinstance(error, MfaRejectedError) else f"unexpected {type(error).__name__}: "
-            report.fail(f"delivery: {kind}{self.redact(str(error))}")
+            report.fail(f"delivery: {self.redact(describe(error))}")
             logger.error("delivery failed: %s", report.error)
         else:
             report.delivered += tally.delivered

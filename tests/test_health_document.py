@@ -147,3 +147,11 @@ def test_read_document_keeps_the_malformed_document_message() -> None:
 
     with pytest.raises(InputError, match=r"health alert document .*: malformed"):
         read_document(json.dumps(document))
+
+
+def test_a_skipped_range_that_ends_before_it_starts_is_a_malformed_document_not_a_crash() -> None:
+    document = json.loads(health_alert("skipped", "raised").to_json())
+    document["range"] = {"start": document["range"]["end"], "end": document["range"]["start"]}
+
+    with pytest.raises(InputError, match=r"health alert document 'hlt_\w+': malformed \(window end .* is not after"):
+        read_document(json.dumps(document))

@@ -12,7 +12,7 @@ from shared.errors import DeliveryError
 from shared.health import HealthAlert
 from shared.models import Window
 from shared.runner import Runner
-from shared.state.base import StateStore
+from shared.state.base import StateStorageError, StateStore
 from tests.builders import identity
 from tests.runner_parts import MemorySource, RecordingSink, rejections_every_hour, settings
 
@@ -357,3 +357,23 @@ def test_a_failed_re_evaluation_is_tried_again_after_the_checkpoint_moved_on(sto
     assert report.late_alerts == 1
     [alert] = [alert for alert in sink.alerts.values() if isinstance(alert, Alert)]
     assert alert.late == timedelta(hours=4, minutes=5)
+
+
+def test_a_health_check_that_fails_fails_the_run_by_name_and_delivery_still_happens(tmp_path) -> None:
+    from shared.state.sqlite import SqliteStateStore  # noqa: PLC0415  # only this test needs a store to break
+
+    class HealthMarksUnreadable(SqliteStateStore):
+        def last_alerted(self, key: str):
+            if key.startswith("health_raised_"):
+                raise StateStorageError("state file: health marks unreadable", where="state file")
+            return super().last_alerted(key)
+
+    store = HealthMarksUnreadable(tmp_path / "state.sqlite3")
+    sink = RecordingSink()
+    try:
+        report = make_runner(store, hourly_source(2), sink).run(now=at(1))
+    finally:
+        store.close()
+    assert report.error == "health: state file: health marks unreadable"
+    assert report.delivered == 1
+    assert len(sink.delivered) == 1
