@@ -4,7 +4,7 @@
 //
 // Deploy (docs/deploy.md):
 //   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json \
-//     -p secretsOfficerPrincipalId=<your object id>   (to set the webhook secrets afterwards)
+//     -p secretsOfficerPrincipalId=<your object id>   (to set the delivery secrets afterwards)
 //
 // The app settings below are the product's settings (shared/settings.py is the source of truth;
 // tests/infra/test_main_bicep.py fails when the two disagree) plus the Functions host's own.
@@ -133,6 +133,73 @@ param secretsOfficerPrincipalType string = 'User'
 param keyVaultSoftDeleteRetentionDays int = 90
 
 // ---------------------------------------------------------------------------------------------
+// Parameters: native destinations (Slack, PagerDuty, Jira Cloud, ServiceNow)
+// ---------------------------------------------------------------------------------------------
+
+// One switch per destination. On: its secrets become Key Vault references and its other settings
+// take the parameters below. Off: every setting of it is empty (not configured), whatever is given.
+// A secret given here is stored in Key Vault; empty: set it later with az keyvault secret set.
+
+@description('Deliver alerts to Slack (incoming webhook). The URL is read from Key Vault secret "mfa-slack-webhook-url".')
+param deliverToSlack bool = false
+
+@description('Slack incoming-webhook URL (carries a token: a secret). Empty: set it later with az keyvault secret set.')
+@secure()
+param slackWebhookUrl string = ''
+
+@description('Deliver alerts to PagerDuty (Events API v2). The routing key is read from Key Vault secret "mfa-pagerduty-routing-key".')
+param deliverToPagerDuty bool = false
+
+@description('PagerDuty Events API v2 integration (routing) key, 32 letters and digits. Empty: set it later with az keyvault secret set.')
+@secure()
+param pagerDutyRoutingKey string = ''
+
+@description('MFA_PAGERDUTY_URL: the Events API v2 endpoint (EU service region: https://events.eu.pagerduty.com/v2/enqueue).')
+param pagerDutyUrl string = 'https://events.pagerduty.com/v2/enqueue'
+
+@description('Deliver alerts as Jira Cloud issues. jiraUrl, jiraProject and jiraEmail are then required; the API token is read from Key Vault secret "mfa-jira-api-token".')
+param deliverToJira bool = false
+
+@description('MFA_JIRA_URL: the Jira Cloud site, e.g. https://example.atlassian.net.')
+param jiraUrl string = ''
+
+@description('MFA_JIRA_PROJECT: key of the project the issues are created in, e.g. SEC.')
+param jiraProject string = ''
+
+@description('MFA_JIRA_ISSUE_TYPE: issue type of the created issues (a type of that project).')
+param jiraIssueType string = 'Task'
+
+@description('MFA_JIRA_EMAIL: email address of the Atlassian account the API token belongs to.')
+param jiraEmail string = ''
+
+@description('Jira API token of that account. Empty: set it later with az keyvault secret set.')
+@secure()
+param jiraApiToken string = ''
+
+@description('Deliver alerts as ServiceNow records. serviceNowUrl is then required, and one credential: serviceNowUser (basic; password from Key Vault secret "mfa-servicenow-password") or serviceNowClientId (OAuth client credentials; secret from "mfa-servicenow-client-secret"), not both.')
+param deliverToServiceNow bool = false
+
+@description('MFA_SERVICENOW_URL: the instance, e.g. https://example.service-now.com.')
+param serviceNowUrl string = ''
+
+@description('MFA_SERVICENOW_TABLE: table the records are created in.')
+param serviceNowTable string = 'incident'
+
+@description('MFA_SERVICENOW_USER: user for basic authentication. Empty: OAuth (serviceNowClientId).')
+param serviceNowUser string = ''
+
+@description('Password of serviceNowUser. Empty: set it later with az keyvault secret set.')
+@secure()
+param serviceNowPassword string = ''
+
+@description('MFA_SERVICENOW_CLIENT_ID: OAuth client id (client credentials grant). Empty: basic authentication (serviceNowUser).')
+param serviceNowClientId string = ''
+
+@description('OAuth client secret of serviceNowClientId. Empty: set it later with az keyvault secret set.')
+@secure()
+param serviceNowClientSecret string = ''
+
+// ---------------------------------------------------------------------------------------------
 // Parameters: alerts on the function itself (runs stopped, or failing)
 // ---------------------------------------------------------------------------------------------
 
@@ -239,6 +306,11 @@ var deploymentContainerName = 'app-package'
 var teamsWebhookSecretName = 'mfa-teams-webhook-url'
 var webhookUrlSecretName = 'mfa-webhook-url'
 var webhookSigningSecretName = 'mfa-webhook-secret'
+var slackWebhookSecretName = 'mfa-slack-webhook-url'
+var pagerDutyRoutingKeySecretName = 'mfa-pagerduty-routing-key'
+var jiraApiTokenSecretName = 'mfa-jira-api-token'
+var serviceNowPasswordSecretName = 'mfa-servicenow-password'
+var serviceNowClientSecretName = 'mfa-servicenow-client-secret'
 
 // Built-in role definition ids (the same in every subscription and cloud).
 var roles = {
@@ -354,7 +426,8 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Key Vault: the webhook URLs (they carry signatures) and the signing secret
+// Key Vault: the webhook URLs (they carry signatures or tokens), the signing secret and the
+// destinations' credentials
 // ---------------------------------------------------------------------------------------------
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -419,11 +492,81 @@ resource webhookSigningSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = i
   }
 }
 
+resource slackWebhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(slackWebhookUrl)) {
+  parent: keyVault
+  name: slackWebhookSecretName
+  properties: {
+    value: slackWebhookUrl
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+resource pagerDutyRoutingKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(pagerDutyRoutingKey)) {
+  parent: keyVault
+  name: pagerDutyRoutingKeySecretName
+  properties: {
+    value: pagerDutyRoutingKey
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+resource jiraApiTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(jiraApiToken)) {
+  parent: keyVault
+  name: jiraApiTokenSecretName
+  properties: {
+    value: jiraApiToken
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+resource serviceNowPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(serviceNowPassword)) {
+  parent: keyVault
+  name: serviceNowPasswordSecretName
+  properties: {
+    value: serviceNowPassword
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
+resource serviceNowClientSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(serviceNowClientSecret)) {
+  parent: keyVault
+  name: serviceNowClientSecretName
+  properties: {
+    value: serviceNowClientSecret
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
 // Versionless secret URIs: a secret set or rotated later is picked up when references refresh.
 var secretUriPrefix = '${keyVault.properties.vaultUri}secrets/'
 var teamsWebhookReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${teamsWebhookSecretName})'
 var webhookUrlReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${webhookUrlSecretName})'
 var webhookSigningReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${webhookSigningSecretName})'
+var slackWebhookReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${slackWebhookSecretName})'
+var pagerDutyRoutingKeyReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${pagerDutyRoutingKeySecretName})'
+var jiraApiTokenReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${jiraApiTokenSecretName})'
+var serviceNowPasswordReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${serviceNowPasswordSecretName})'
+var serviceNowClientSecretReference = '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}${serviceNowClientSecretName})'
+
+// ServiceNow takes one credential: the one whose identity is given. Referencing the other one's
+// secret, never set, would leave an unresolved reference in its setting, which the app refuses.
+var serviceNowBasicAuth = deliverToServiceNow && !empty(serviceNowUser)
+var serviceNowOAuth = deliverToServiceNow && !empty(serviceNowClientId)
 
 // ---------------------------------------------------------------------------------------------
 // Role assignments: exactly what the function needs, scoped to the one resource that needs it
@@ -644,6 +787,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'LOG_ANALYTICS_WORKSPACE_ID'
           value: workspaceReader.outputs.customerId
         }
+        // Its resource id (in its own subscription and resource group), only for the "Open the
+        // query in Log Analytics" link alerts carry.
+        {
+          name: 'MFA_WORKSPACE_RESOURCE_ID'
+          value: workspaceReader.outputs.workspaceResourceId
+        }
         {
           name: 'MFA_LA_ENDPOINT'
           value: logAnalyticsEndpoint
@@ -702,6 +851,64 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MFA_WEBHOOK_SECRET'
           value: deliverToWebhook ? webhookSigningReference : ''
+        }
+        // Native destinations: a switch off empties its destination's settings. The settings with
+        // a default in the code always take their parameter: blank is not "unset" for them.
+        {
+          name: 'MFA_SLACK_WEBHOOK_URL'
+          value: deliverToSlack ? slackWebhookReference : ''
+        }
+        {
+          name: 'MFA_PAGERDUTY_ROUTING_KEY'
+          value: deliverToPagerDuty ? pagerDutyRoutingKeyReference : ''
+        }
+        {
+          name: 'MFA_PAGERDUTY_URL'
+          value: pagerDutyUrl
+        }
+        {
+          name: 'MFA_JIRA_URL'
+          value: deliverToJira ? jiraUrl : ''
+        }
+        {
+          name: 'MFA_JIRA_PROJECT'
+          value: deliverToJira ? jiraProject : ''
+        }
+        {
+          name: 'MFA_JIRA_ISSUE_TYPE'
+          value: jiraIssueType
+        }
+        {
+          name: 'MFA_JIRA_EMAIL'
+          value: deliverToJira ? jiraEmail : ''
+        }
+        {
+          name: 'MFA_JIRA_API_TOKEN'
+          value: deliverToJira ? jiraApiTokenReference : ''
+        }
+        {
+          name: 'MFA_SERVICENOW_URL'
+          value: deliverToServiceNow ? serviceNowUrl : ''
+        }
+        {
+          name: 'MFA_SERVICENOW_TABLE'
+          value: serviceNowTable
+        }
+        {
+          name: 'MFA_SERVICENOW_USER'
+          value: deliverToServiceNow ? serviceNowUser : ''
+        }
+        {
+          name: 'MFA_SERVICENOW_PASSWORD'
+          value: serviceNowBasicAuth ? serviceNowPasswordReference : ''
+        }
+        {
+          name: 'MFA_SERVICENOW_CLIENT_ID'
+          value: deliverToServiceNow ? serviceNowClientId : ''
+        }
+        {
+          name: 'MFA_SERVICENOW_CLIENT_SECRET'
+          value: serviceNowOAuth ? serviceNowClientSecretReference : ''
         }
         {
           name: 'MFA_CONSOLE'

@@ -126,8 +126,9 @@ class OutboxDispatcher:
         """Hand alerts recorded with no sink to every configured sink; how many still wait."""
         if not self.sinks:
             logger.warning(
-                "%d alert(s) wait in the outbox: no sink is configured (set MFA_TEAMS_WEBHOOK_URL or "
-                "MFA_WEBHOOK_URL; the next run delivers them)",
+                "%d alert(s) wait in the outbox: no sink is configured (set a destination: MFA_TEAMS_WEBHOOK_URL, "
+                "MFA_WEBHOOK_URL, MFA_SLACK_WEBHOOK_URL, MFA_PAGERDUTY_ROUTING_KEY, MFA_JIRA_URL or "
+                "MFA_SERVICENOW_URL; the next run delivers them)",
                 len(items),
             )
             return len(items)

@@ -29,9 +29,11 @@ class DeliveryError(MfaRejectedError):
     outbox can stop retrying at once instead of waiting for the attempt bound.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # The HTTP status the receiver answered, when it answered one (a sink explains what it means).
+        self.status = status
 
 
 class StateConflictError(MfaRejectedError):

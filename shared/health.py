@@ -51,6 +51,13 @@ class HealthAlert:
         verb = "cleared" if self.state == "cleared" else "raised"
         return f"mfa-rejected health: {self.condition} {verb}"
 
+    @property
+    def raise_id(self) -> str:
+        """The id of the raise this change belongs to (its own when raised): a clear names the same
+        condition and ``since`` as its raise, so a destination that tracks incidents (PagerDuty's
+        ``dedup_key``, a ticket) resolves the very one the raise opened."""
+        return health_id(self.condition, "raised", self.since)
+
     def delayed(self, delay: timedelta) -> HealthAlert:
         """This alert, marked as delivered ``delay`` after its detection."""
         return replace(self, delay=delay)

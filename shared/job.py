@@ -17,6 +17,7 @@ from shared.redaction import Redactor
 from shared.run_report import RunReport
 from shared.runner import Runner
 from shared.settings import Settings
+from shared.sinks.base import MAX_REQUESTS_PER_DELIVERY
 from shared.sinks.factory import build_sinks
 from shared.sinks.transport import HttpTransport
 from shared.sources.base import DataSource
@@ -45,7 +46,8 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
     sinks = build_sinks(settings, stream=stream, transport=transport)
     if not sinks:
         logger.warning(
-            "no sink is configured (MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_CONSOLE): alerts are recorded in "
+            "no sink is configured (MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_SLACK_WEBHOOK_URL, "
+            "MFA_PAGERDUTY_ROUTING_KEY, MFA_JIRA_URL, MFA_SERVICENOW_URL, MFA_CONSOLE): alerts are recorded in "
             "the outbox and wait there (`status` lists them); the first run with a sink delivers them"
         )
     urls, keys = settings.secrets()
@@ -59,7 +61,7 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
             sinks=sinks,
             state=state,
             redact=Redactor(urls=urls, secrets=keys),
-            longest_delivery=timedelta(seconds=transport.worst_case),
+            longest_delivery=timedelta(seconds=transport.worst_case * MAX_REQUESTS_PER_DELIVERY),
         )
     finally:
         state.close()
@@ -82,8 +84,10 @@ def check_job_settings(settings: Settings) -> None:
     if settings.source == "loganalytics" and not settings.has_sink and not settings.allow_no_sink:
         # In Azure a run with nowhere to send alerts is almost always a mistake (an emptied setting).
         raise ConfigError(
-            "no destination is configured: set MFA_TEAMS_WEBHOOK_URL and/or MFA_WEBHOOK_URL (with "
-            "MFA_WEBHOOK_SECRET), or MFA_ALLOW_NO_SINK=true to let alerts wait in the outbox until one is"
+            "no destination is configured: set one or more of MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL (with "
+            "MFA_WEBHOOK_SECRET), MFA_SLACK_WEBHOOK_URL, MFA_PAGERDUTY_ROUTING_KEY, MFA_JIRA_URL (with its settings) "
+            "or MFA_SERVICENOW_URL (with its settings), or MFA_ALLOW_NO_SINK=true to let alerts wait in the outbox "
+            "until one is"
         )
 
 

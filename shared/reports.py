@@ -35,8 +35,9 @@ def describe_report(report: RunReport) -> str:
     lines.append(_deliveries(report))
     if report.unrouted:
         lines.append(
-            f"{report.unrouted} alert(s) wait in the outbox: no sink is configured (set MFA_TEAMS_WEBHOOK_URL or "
-            "MFA_WEBHOOK_URL; the next run delivers them)."
+            f"{report.unrouted} alert(s) wait in the outbox: no sink is configured (set a destination: "
+            "MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_SLACK_WEBHOOK_URL, MFA_PAGERDUTY_ROUTING_KEY, MFA_JIRA_URL or "
+            "MFA_SERVICENOW_URL; the next run delivers them)."
         )
     if report.dead:
         lines.append("Dead alerts are kept: `status` lists them, `requeue` sends them again.")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from shared.destination_settings import DestinationSettings
 from shared.display import shown
 from shared.errors import ConfigError
 from shared.ncrontab import check_ncrontab
@@ -27,7 +28,7 @@ SAMPLE_DATA_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_CLOCK_FILE = "clock.txt"
 
 
-class Settings(BaseSettings):
+class Settings(DestinationSettings):
     """The product's configuration. Build it with ``load_settings()``."""
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
@@ -163,6 +164,7 @@ class Settings(BaseSettings):
         if self.late_data > self.max_catchup:
             # A window re-evaluated after the catch-up bound would be time the run already gave up on.
             problems.append("MFA_LATE_DATA: must be at most MFA_MAX_CATCHUP")
+        problems += self.destination_problems()
         if self.fixtures_time_shift != "off" and self.source != "fixtures":
             # Moving a workspace's real times would alert on the wrong hours.
             problems.append("MFA_FIXTURES_TIME_SHIFT: only for MFA_SOURCE=fixtures (local emulation); set it to off")
@@ -177,17 +179,47 @@ class Settings(BaseSettings):
     @property
     def has_sink(self) -> bool:
         """Whether any destination is configured (the console counts: it is where a person looks)."""
-        return self.console or self.teams_webhook_url is not None or self.webhook_url is not None
+        return self.console or any(
+            value is not None
+            for value in (
+                self.teams_webhook_url,
+                self.webhook_url,
+                self.slack_webhook_url,
+                self.pagerduty_routing_key,
+                self.jira_url,
+                self.servicenow_url,
+            )
+        )
 
     def secrets(self) -> tuple[list[str], list[str]]:
-        """The webhook URLs and signing secrets set here, for redaction (``shared.redaction``)."""
-        urls = [s.get_secret_value() for s in (self.teams_webhook_url, self.webhook_url) if s is not None]
-        keys = [self.webhook_secret.get_secret_value()] if self.webhook_secret is not None else []
-        return urls, keys
+        """The webhook URLs and the keys, tokens and passwords set here, for redaction (``shared.redaction``)."""
+        webhooks = (self.teams_webhook_url, self.webhook_url, self.slack_webhook_url)
+        keys = (
+            self.webhook_secret,
+            self.pagerduty_routing_key,
+            self.jira_api_token,
+            self.servicenow_password,
+            self.servicenow_client_secret,
+        )
+        return [s.get_secret_value() for s in webhooks if s is not None], [
+            k.get_secret_value() for k in keys if k is not None
+        ]
 
 
 # Settings whose values never appear in a message: webhook URLs carry signatures.
-_SECRET_FIELDS = frozenset({"teams_webhook_url", "webhook_url", "webhook_secret", "storage_connection_string"})
+_SECRET_FIELDS = frozenset(
+    {
+        "teams_webhook_url",
+        "webhook_url",
+        "webhook_secret",
+        "storage_connection_string",
+        "slack_webhook_url",
+        "pagerduty_routing_key",
+        "jira_api_token",
+        "servicenow_password",
+        "servicenow_client_secret",
+    }
+)
 _DURATION = "expected an ISO 8601 duration such as PT1H"
 # What a setting of each type expects, in place of pydantic's wording (which speaks of Python types).
 _EXPECTED = {

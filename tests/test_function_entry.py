@@ -121,7 +121,9 @@ def test_with_both_webhooks_emptied_the_invocation_fails_naming_the_settings_and
     # App settings cannot be deleted from a template, only emptied: that must not mean "alert nowhere".
     monkeypatch.setenv("MFA_WEBHOOK_URL", "")
     monkeypatch.setenv("MFA_WEBHOOK_SECRET", "")
-    with pytest.raises(ConfigError, match=r"MFA_TEAMS_WEBHOOK_URL and/or MFA_WEBHOOK_URL .* MFA_ALLOW_NO_SINK=true"):
+    with pytest.raises(
+        ConfigError, match=r"MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL .* MFA_SERVICENOW_URL .* MFA_ALLOW_NO_SINK=true"
+    ):
         MfaRejectedTimer.main(TimerRequest(past_due=False))
     assert not environment.exists()
 

@@ -104,7 +104,7 @@ def test_the_teams_message_is_utf8_json_with_hostile_values() -> None:
     message = teams_message(alert)
     body = message_body(message)
     assert json.loads(body.decode("utf-8")) == message
-    assert b"jo\\ud800hn\\u0000\\u001b@x\\udfff.com" in body
+    assert b"jo\\\\ud800hn\\\\x00\\\\x1b@x\\\\udfff.com" in body
 
 
 def test_the_teams_message_body_is_unchanged_for_text_without_surrogates() -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
+from shared.alert_links import PortalLinks  # noqa: E402
 from shared.alerts import Alert, build_alerts  # noqa: E402
 from shared.models import Row, Window  # noqa: E402
 from shared.serialise import json_text  # noqa: E402
@@ -43,6 +44,11 @@ TEMPLATE = Path(__file__).resolve().parent / "teams_card_preview.html"
 LIBRARY = REPO / "node_modules" / "adaptivecards"
 DOCS_IMAGE = REPO / "docs" / "teams-card.png"  # tracked: written only with the pinned font
 DEFAULT_OUTPUT = REPO / "docs" / "_build" / "teams-card.png"  # git-ignored (and left out of the package)
+# A made-up workspace, so the preview shows the "Open the query in Log Analytics" button too.
+SAMPLE_WORKSPACE = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-sentinel/providers/"
+    "Microsoft.OperationalInsights/workspaces/sentinel-workspace"
+)
 WIDTH = 760
 # The font the card is laid out in; Arial has the same metrics, so it stands in where Liberation is absent.
 FONT_FAMILY = "Liberation Sans"
@@ -199,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--payload", type=Path, help="also write the alert's webhook payload (pretty JSON) here")
     parser.add_argument("--card", type=Path, help="also write the Teams message JSON here")
+    parser.add_argument(
+        "--workspace-resource-id",
+        default=SAMPLE_WORKSPACE,
+        help="the workspace the query button opens (default: a made-up sample; '' for no query button)",
+    )
     parser.add_argument("--scale", type=float, default=1.5, help="device scale factor of the screenshot")
     parser.add_argument("--no-png", action="store_true", help="write only --payload / --card")
     return parser
@@ -210,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         check_font_installed(font_styles())  # before anything is written
 
     alert = sample_alert(args.fixtures)
-    message = teams_message(alert)
+    message = teams_message(alert, links=PortalLinks(workspace_resource_id=args.workspace_resource_id or None))
     for path in (args.payload, args.card):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

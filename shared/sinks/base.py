@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from shared.documents import Deliverable
+
+# A ticketing sink looks before it creates, and a clear may comment and label: no sink sends more
+# requests than this for one delivery, each bounded by the transport's deadline (the outbox lease
+# must outlast them all).
+MAX_REQUESTS_PER_DELIVERY: Final = 4
 
 
 @runtime_checkable

@@ -3,14 +3,16 @@
 Formatting only; ``shared.sinks.teams`` sends it. The card has a coloured header (raised warning:
 attention, raised info: warning, cleared: good) with the title and the summary, the detail, and the
 facts: condition, state, since, last seen, detected, the range not evaluated (skipped) and the id.
-All its text is our own (no values from the data, no Markdown of ours), and every text still goes
-through the rule card's ``text_block`` and ``clip``; the summary and the detail are clipped, so
-the message stays far below the size limit the rule card keeps to (``MAX_MESSAGE_BYTES``).
+The title, the summary and the facts are our own text (``shared.health_conditions`` fills its sentences
+with durations and times only), in TextBlocks and a FactSet, which Teams renders as Markdown (no
+Markdown of ours). The detail is a TextRun like any value from the data (``shared.sinks.teams_card.run``:
+never Markdown, no date/time function): it holds a command in backticks that must read as written.
+The summary and the detail are clipped, so the message stays far below the size limit the rule card
+keeps to (``MAX_MESSAGE_BYTES``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 from shared.health import HealthAlert
@@ -21,6 +23,9 @@ from shared.sinks.teams_card import (
     clip,
     delay_notice,
     message_body,
+    moment_text,
+    rich_text,
+    run,
     text_block,
     window_text,
 )
@@ -44,7 +49,7 @@ def health_card(alert: HealthAlert) -> dict[str, Any]:
     """The card alone."""
     body: list[dict[str, Any]] = [_header(alert), *delay_notice(alert.delay)]
     if alert.detail:
-        body.append(text_block(clip(alert.detail, _MAX_DETAIL)))
+        body.append(rich_text(run(alert.detail, limit=_MAX_DETAIL)))
     body.append(_facts(alert))
     return {
         "type": "AdaptiveCard",
@@ -74,19 +79,19 @@ def _header(alert: HealthAlert) -> dict[str, Any]:
     }
 
 
-def _facts(alert: HealthAlert) -> dict[str, Any]:
+def health_facts(alert: HealthAlert) -> list[tuple[str, str]]:
+    """The facts of a health alert, (title, value), as every destination shows them (all our own text)."""
     state = alert.state if alert.state == "cleared" else f"{alert.state} ({alert.level})"
     facts = [
         ("Condition", alert.condition),
         ("State", state),
-        ("Since", _moment(alert.since)),
-        ("Last seen", "none yet" if alert.last_seen is None else _moment(alert.last_seen)),
+        ("Since", moment_text(alert.since)),
+        ("Last seen", "none yet" if alert.last_seen is None else moment_text(alert.last_seen)),
     ]
     if alert.range is not None:
         facts.append(("Range not evaluated", window_text(alert.range)))
-    facts += [("Detected", _moment(alert.detected_at)), ("Health id", alert.id)]
-    return {"type": "FactSet", "facts": [{"title": title, "value": clip(value)} for title, value in facts]}
+    return [*facts, ("Detected", moment_text(alert.detected_at)), ("Health id", alert.id)]
 
 
-def _moment(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+def _facts(alert: HealthAlert) -> dict[str, Any]:
+    return {"type": "FactSet", "facts": [{"title": t, "value": clip(value)} for t, value in health_facts(alert)]}

@@ -7,6 +7,7 @@ retired. The workflow answers 202 Accepted: the request was taken, not yet poste
 
 from __future__ import annotations
 
+from shared.alert_links import PortalLinks
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.sinks.health_card import health_message
@@ -16,7 +17,8 @@ from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
 
 class TeamsSink:
     """Posts each alert as an Adaptive Card (a health alert as a card of its own). The URL carries a
-    signature: it is never shown."""
+    signature: it is never shown. ``links`` makes the card's buttons (the query in Log Analytics needs
+    the workspace's resource id)."""
 
     def __init__(
         self,
@@ -26,12 +28,14 @@ class TeamsSink:
         name: str = "teams",
         max_bytes: int = MAX_MESSAGE_BYTES,
         setting: str = "MFA_TEAMS_WEBHOOK_URL",
+        links: PortalLinks = PortalLinks(),
     ) -> None:
         self.name = name
         self._url = check_webhook_url(url, setting=setting)
         self.host = url_host(url)
         self._transport = transport
         self._max_bytes = max_bytes
+        self._links = links
 
     def __repr__(self) -> str:
         return f"TeamsSink(name={self.name!r}, host={self.host!r})"
@@ -40,7 +44,7 @@ class TeamsSink:
         if isinstance(alert, HealthAlert):
             message = health_message(alert, max_bytes=self._max_bytes)
         else:
-            message = teams_message(alert, max_bytes=self._max_bytes)
+            message = teams_message(alert, max_bytes=self._max_bytes, links=self._links)
         body = message_body(message)
         self._transport.post(
             self._url,

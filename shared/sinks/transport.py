@@ -1,4 +1,5 @@
-"""POST a body to a webhook within a wall-clock deadline, with bounded retries and clear errors.
+"""POST a body to a webhook (or send any request to a vendor's API) within a wall-clock deadline,
+with bounded retries and clear errors.
 
 ``timeout`` bounds one delivery as a whole: connecting, sending, the response headers and the few
 KB of body read, and the retries within the run. httpx's own timeouts apply to each network
@@ -20,12 +21,11 @@ redacted (``shared.redaction``), and httpx's own request log is redacted.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,17 +35,34 @@ import tenacity
 from shared import __version__
 from shared.errors import ConfigError, DeliveryError
 from shared.redaction import Redactor
+from shared.sinks.http_answer import (
+    Answer,
+    AnswerTooLongError,
+    one_line,
+    read_answer,
+    read_start,
+    retry_after_seconds,
+)
+from shared.sinks.http_log import install_log_redaction
 from shared.urls import check_http_url
 
 logger = logging.getLogger(__name__)
+install_log_redaction()
 
 USER_AGENT: Final = f"mfa-rejected/{__version__}"
 RETRIED_STATUSES: Final = frozenset({408, 429})
-# Of a response body we read at most this much, for the error message; the rest is never read.
-MAX_BODY_BYTES: Final = 4096
-_SNIPPET_CHARS: Final = 200
-
 Headers = Callable[[], Mapping[str, str]] | Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    method: str
+    url: str
+    body: bytes | None
+    headers: Headers
+    label: str
+    read: bool
+    retry: bool
 
 
 def url_host(url: str) -> str:
@@ -68,40 +85,14 @@ def check_webhook_url(url: str, *, setting: str) -> str:
     return url
 
 
-class _RedactHttpxUrls(logging.Filter):
-    """httpx logs every request at INFO with its full URL and the server's reason phrase (which a
-    hostile server can fill with the URL, decoded): keep only scheme and host, drop the phrase."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            args = [
-                f"{arg.scheme}://{arg.host}/[redacted]" if isinstance(arg, httpx.URL) else arg for arg in record.args
-            ]
-            if str(record.msg).startswith("HTTP Request:") and args and isinstance(args[-1], str):
-                args[-1] = "[reason not shown]"
-            record.args = tuple(args)
-        return True
-
-
-def _install_log_redaction() -> None:
-    httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactHttpxUrls) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_RedactHttpxUrls())
-    # httpcore's DEBUG trace prints response headers as received, echoes of the URL included; it
-    # has no hook to redact them, so it is kept off.
-    logging.getLogger("httpcore").setLevel(logging.INFO)
-
-
-_install_log_redaction()
-
-
 class _RetryableError(Exception):
     """One failed attempt worth retrying; ``retry_after`` is what the server asked for, if anything."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,27 +143,50 @@ class HttpTransport:
         """Seconds one ``post`` can take at most (the outbox lease must be longer)."""
         return self.policy.max_elapsed
 
-    def post(self, url: str, body: bytes, *, headers: Headers, label: str) -> int:
+    def post(self, url: str, body: bytes, *, headers: Headers, label: str, secrets: Iterable[str] = ()) -> int:
         """POST ``body`` until a 2xx, a permanent failure, the attempt bound or the deadline.
 
         ``headers`` may be a callable, called before every attempt (a signature must carry the time
         of sending). ``label`` names the destination in errors, e.g. "teams (host)"; never the URL.
+        ``secrets`` (a token, a password) are redacted from every message, as the URL is.
         Returns the 2xx status; raises ``DeliveryError``, whose message is redacted.
         """
-        redact = _redactor_for(url)
+        return self.request("POST", url, body=body, headers=headers, label=label, secrets=secrets).status
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Headers,
+        label: str,
+        secrets: Iterable[str] = (),
+        read: bool = False,
+        retry: bool = True,
+    ) -> Answer:
+        """``post`` for any method: the same deadline, retries and answers. With ``read``, the first
+        ``MAX_ANSWER_BYTES`` of a 2xx answer's body are read and returned (a ticketing API's search
+        result); otherwise a 2xx body is never read. With ``retry=False`` one attempt only: a request
+        that creates something (a ticket) must not be sent again blind after a timeout or a 5xx, which
+        may have created it; the caller looks first, on a later run."""
+        redact = _redactor_for(url, tuple(secrets))
         # A loop of our own rather than asyncio.run: closing it does not wait for a DNS lookup still
         # running in the default executor after its deadline.
         loop = asyncio.new_event_loop()
         try:
-            return loop.run_until_complete(self._post(url, body, headers=headers, label=label, redact=redact))
+            exchange = _Exchange(method, url, body, headers, label, read, retry)
+            return loop.run_until_complete(self._post(exchange, redact=redact))
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _post(self, url: str, body: bytes, *, headers: Headers, label: str, redact: Redactor) -> int:
+    async def _post(self, exchange: _Exchange, *, redact: Redactor) -> Answer:
+        label = exchange.label
         started = self.clock()
         retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.policy.max_attempts) | self._out_of_time(started),
+            stop=tenacity.stop_after_attempt(self.policy.max_attempts if exchange.retry else 1)
+            | self._out_of_time(started),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_RetryableError),
             sleep=self._pause_for,
@@ -189,10 +203,10 @@ class HttpTransport:
             follow_redirects=False, headers={"user-agent": USER_AGENT, "accept-encoding": "identity"}
         ) as client:
 
-            async def attempt() -> int:
+            async def attempt() -> Answer:
                 # Each attempt gets the time left, at most ``timeout`` (a retry only starts with time left).
                 budget = max(min(self.timeout, self.policy.max_elapsed - (self.clock() - started)), 0.05)
-                return await self._attempt(client, url, body, headers=headers, label=label, budget=budget)
+                return await self._attempt(client, exchange, budget=budget)
 
             try:
                 return await retrying(attempt)
@@ -205,17 +219,18 @@ class HttpTransport:
                         f"{self.clock() - started:.1f} s (will be retried on a later run)"
                     ),
                     permanent=False,
+                    status=failure.status,
                 ) from None
             except DeliveryError as error:
-                raise DeliveryError(redact(str(error)), permanent=error.permanent) from None
+                raise DeliveryError(redact(str(error)), permanent=error.permanent, status=error.status) from None
             except Exception as error:  # whatever a library raises is this delivery's failure, not the run's
                 raise DeliveryError(
                     redact(f"{label}: request failed ({type(error).__name__}: {error})"), permanent=False
                 ) from None
 
-    async def _attempt(
-        self, client: httpx.AsyncClient, url: str, body: bytes, *, headers: Headers, label: str, budget: float
-    ) -> int:
+    async def _attempt(self, client: httpx.AsyncClient, exchange: _Exchange, *, budget: float) -> Answer:
+        label = exchange.label
+        headers = exchange.headers
         sent_headers = dict(headers() if callable(headers) else headers)
         deadline = asyncio.get_running_loop().time() + budget
         snippet: list[bytes] = []
@@ -224,13 +239,18 @@ class HttpTransport:
             async with asyncio.timeout_at(deadline):
                 # httpx's own timeouts apply per network operation; a little longer, so the deadline decides.
                 async with client.stream(
-                    "POST", url, content=body, headers=sent_headers, timeout=budget + 1.0
+                    exchange.method, exchange.url, content=exchange.body, headers=sent_headers, timeout=budget + 1.0
                 ) as response:
                     status = response.status_code
                     if 200 <= status < 300:
-                        logger.info("%s: delivered (HTTP %d)", label, status)
-                        return status  # the body is never read: closing the stream drops it
-                    await _read_start(response, into=snippet)
+                        logger.info("%s: %s answered HTTP %d", label, exchange.method, status)
+                        if not exchange.read:
+                            return Answer(status)  # the body is never read: closing the stream drops it
+                        try:
+                            return Answer(status, await read_answer(response))
+                        except AnswerTooLongError as error:
+                            raise _RetryableError(str(error)) from None
+                    await read_start(response, into=snippet)
         except (TimeoutError, httpx.TimeoutException):
             if status is None:
                 raise _RetryableError(f"timed out after {budget:.1f} s (no complete answer)") from None
@@ -239,13 +259,15 @@ class HttpTransport:
             raise _RetryableError(f"connection failed ({type(error).__name__}: {error})") from None
         assert status is not None  # set before any line that could leave the block without raising
         status_line = f"HTTP {status} {response.reason_phrase}".rstrip()
-        text = _one_line(b"".join(snippet))
+        text = one_line(b"".join(snippet))
         said = f": {text}" if text else ""
         if status in RETRIED_STATUSES or status >= 500:
-            raise _RetryableError(status_line + said, retry_after=retry_after_seconds(response, now=self.clock()))
+            raise _RetryableError(
+                status_line + said, retry_after=retry_after_seconds(response, now=self.clock()), status=status
+            )
         if 300 <= status < 400:
             said = " (a redirect: the webhook URL is out of date)"
-        raise DeliveryError(f"{label}: {status_line}, not retried{said}", permanent=True)
+        raise DeliveryError(f"{label}: {status_line}, not retried{said}", permanent=True, status=status)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         failure = state.outcome.exception() if state.outcome else None
@@ -283,41 +305,7 @@ class HttpTransport:
             await asyncio.sleep(seconds)
 
 
-@functools.lru_cache(maxsize=16)
-def _redactor_for(url: str) -> Redactor:
-    """Every spelling of ``url``'s parts, worked out once per URL rather than once per delivery."""
-    return Redactor(urls=[url])
-
-
-async def _read_start(response: httpx.Response, *, into: list[bytes]) -> None:
-    """Append the start of an error response's body to ``into``: at most ``MAX_BODY_BYTES`` are read,
-    and nothing of a compressed body (a small one can inflate to gigabytes)."""
-    if response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
-        return
-    size = 0
-    async for chunk in response.aiter_raw():
-        into.append(chunk[: MAX_BODY_BYTES - size])
-        size += len(into[-1])
-        if size >= MAX_BODY_BYTES:
-            return
-
-
-def _one_line(data: bytes) -> str:
-    return " ".join(data.decode("utf-8", errors="replace").split())[:_SNIPPET_CHARS]
-
-
-def retry_after_seconds(response: httpx.Response, *, now: float) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP-date (RFC 9110); None if absent or
-    unreadable (then the usual backoff applies)."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
+@functools.lru_cache(maxsize=64)
+def _redactor_for(url: str, secrets: tuple[str, ...]) -> Redactor:
+    """Every spelling of ``url``'s parts and of ``secrets``, worked out once rather than per delivery."""
+    return Redactor(urls=[url], secrets=secrets)

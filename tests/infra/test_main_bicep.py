@@ -15,6 +15,7 @@ import pytest
 
 from shared.settings import Settings, load_settings, setting_names
 from tests.infra.bicep_tree import Template, UnresolvedError, load, render
+from tests.infra.delivery_secrets import SECRET_SETTINGS
 
 ROLE_IDS = {
     "Log Analytics Reader": "73c42c96-874c-492b-b04d-ab87d138a893",
@@ -288,11 +289,7 @@ def test_key_vault_is_rbac_only_with_purge_protection(main_template: Template) -
 
 @pytest.mark.parametrize(
     ("resource", "secret_name", "parameter"),
-    [
-        ("teamsWebhookSecret", "mfa-teams-webhook-url", "teamsWebhookUrl"),
-        ("webhookUrlSecret", "mfa-webhook-url", "webhookUrl"),
-        ("webhookSigningSecret", "mfa-webhook-secret", "webhookSecret"),
-    ],
+    [(entry.resource, entry.secret_name, entry.parameter) for entry in SECRET_SETTINGS],
 )
 def test_secrets_are_created_only_when_given(
     main_template: Template, resource: str, secret_name: str, parameter: str
@@ -308,13 +305,10 @@ def test_secrets_are_created_only_when_given(
     assert main_template.resolve(parameter) == ""
 
 
+# The switch is the destination's (deliverTo...), or for ServiceNow the switch and the credential given.
 @pytest.mark.parametrize(
     ("setting", "switch", "secret_name"),
-    [
-        ("MFA_TEAMS_WEBHOOK_URL", "deliverToTeams", "mfa-teams-webhook-url"),
-        ("MFA_WEBHOOK_URL", "deliverToWebhook", "mfa-webhook-url"),
-        ("MFA_WEBHOOK_SECRET", "deliverToWebhook", "mfa-webhook-secret"),
-    ],
+    [(entry.setting, entry.condition, entry.secret_name) for entry in SECRET_SETTINGS],
 )
 def test_secret_settings_are_key_vault_references(
     main_template: Template, setting: str, switch: str, secret_name: str
@@ -334,7 +328,7 @@ def test_secret_settings_are_key_vault_references(
 def test_no_secret_value_reaches_an_app_setting(main_template: Template) -> None:
     secure = {name for name in main_template.parameters if main_template.decorators(name).get("secure")}
     # runHealthWebhookUrl goes to the run-health action group only (tests/infra/test_run_health_alerts.py).
-    assert secure == {"teamsWebhookUrl", "webhookUrl", "webhookSecret", "runHealthWebhookUrl"}
+    assert secure == {entry.parameter for entry in SECRET_SETTINGS} | {"runHealthWebhookUrl"}
     for name, value in app_settings(main_template).items():
         text = render(value)
         assert not any(re.search(rf"\b{parameter}\b", text) for parameter in secure), name

@@ -50,7 +50,7 @@ class Receiver:
                 body = self.rfile.read(length)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 with receiver._lock:
-                    receiver.requests.append(Received("POST", self.path, headers, body))
+                    receiver.requests.append(Received(self.command, self.path, headers, body))
                     reply = receiver._replies.pop(0) if receiver._replies else receiver._default
                 if reply.hang and receiver._released.wait(reply.hang):
                     return  # the test is over: drop the connection
@@ -68,6 +68,9 @@ class Receiver:
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
+
+            # Every method is recorded and answered alike (a vendor API's GET and PATCH too).
+            do_GET = do_PATCH = do_PUT = do_POST  # noqa: N815  (http.server's names)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output clean

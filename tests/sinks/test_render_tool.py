@@ -125,3 +125,12 @@ def test_the_tracked_png_is_not_written_without_the_pinned_font(tmp_path: Path, 
     assert not (tmp_path / "browser-ran").exists()
     assert not (tmp_path / "p.json").exists()  # checked before anything is written
     assert tool.DOCS_IMAGE.read_bytes() == before
+
+
+def test_the_preview_card_has_the_query_button_and_the_user_buttons(tmp_path: Path) -> None:
+    run_tool("--card", str(tmp_path / "c.json"))
+
+    card = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["attachments"][0]["content"]
+    assert card["actions"][0]["title"] == "Open the query in Log Analytics"
+    assert tool.SAMPLE_WORKSPACE.split("/")[-1] in card["actions"][0]["url"]
+    assert '"Sign-in logs (Entra)"' in json.dumps(card)

@@ -17,9 +17,17 @@ from shared.sinks.teams import TeamsSink
 from shared.sinks.teams_card import MAX_MESSAGE_BYTES, message_body, teams_message
 from shared.sinks.transport import HttpTransport
 from tests.sinks.health_alerts import STATES, every_health_alert, health_alert
+from tests.sinks.hostile_rows import HOSTILE_VALUES
 from tests.sinks.receiver import Receiver, Reply
 from tests.sinks.rows import alert_of, result_row
-from tests.sinks.test_teams import card_of, texts, validate_with_adaptivecards
+from tests.sinks.test_teams import (
+    card_of,
+    elements,
+    markdown_texts,
+    run_text,
+    texts,
+    validate_with_adaptivecards,
+)
 
 
 def header(card: dict) -> dict:
@@ -31,10 +39,12 @@ def header(card: dict) -> dict:
 def test_every_condition_and_state_passes_the_adaptivecards_library(tmp_path: Path) -> None:
     messages = {name: health_message(alert) for name, alert in every_health_alert().items()}
     messages["delayed-no-last-seen"] = health_message(health_alert(delay=timedelta(hours=30), last_seen=None))
+    hostile = " ".join(HOSTILE_VALUES.values())
+    messages["hostile-text"] = health_message(replace(health_alert(), detail=hostile))
 
     results = validate_with_adaptivecards(tmp_path, messages)
 
-    assert len(results) == len(CONDITIONS) * len(STATES) + 1
+    assert len(results) == len(CONDITIONS) * len(STATES) + 2
     for result in results:
         assert result["events"] == [], result
         assert result["version"] == "1.5"
@@ -58,7 +68,7 @@ def test_the_header_is_coloured_by_state_and_level(condition: str, state: str, s
     top = header(health_card(alert))
 
     assert top["style"] == style
-    assert [item["text"] for item in top["items"]] == [alert.title, alert.summary]
+    assert texts(top["items"]) == [alert.title, alert.summary]
 
 
 def test_the_card_shows_title_summary_detail_and_facts() -> None:
@@ -95,12 +105,28 @@ def test_a_delayed_health_alert_says_so() -> None:
     assert not any(text.startswith("Delayed") for text in texts(health_card(health_alert("ueba-silent"))))
 
 
-def test_every_text_goes_through_the_text_block_helper_without_markdown_of_ours() -> None:
-    card = health_card(health_alert("skipped", delay=timedelta(hours=2)))
-    blocks = [item for item in card["body"] if item["type"] == "TextBlock"] + header(card)["items"]
+def test_every_text_goes_through_the_card_helpers_without_markdown_of_ours() -> None:
+    alert = health_alert("skipped", delay=timedelta(hours=2))
+    card = health_card(alert)
+    blocks = elements(card, "TextBlock")
 
     assert all(block["wrap"] is True for block in blocks)
     assert not any("**" in text or "](" in text for text in texts(card))
+    # The detail (a command in backticks, to read as written) is a TextRun, never Markdown.
+    assert [run_text(block) for block in elements(card, "RichTextBlock")] == [alert.detail]
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_VALUES))
+def test_a_hostile_detail_is_never_markdown(name: str) -> None:
+    value = HOSTILE_VALUES[name]
+    alert = replace(health_alert(), detail=f"Detail: {value}")
+
+    card = health_card(alert)
+
+    for text in markdown_texts(card):
+        assert value not in text
+        assert not [word for word in ("evil", "{{") if word in text], text
+    assert all("{{" not in run["text"] and "://" not in run["text"] for run in elements(card, "TextRun"))
 
 
 def test_long_text_is_clipped_and_the_message_stays_far_under_the_limit() -> None:

@@ -331,3 +331,66 @@ def test_urls_httpx_would_refuse_are_a_config_error_naming_the_setting(url: str,
     assert str(caught.value).startswith("MFA_TEAMS_WEBHOOK_URL: ")
     assert problem in str(caught.value)
     assert "sig=abc" not in str(caught.value)
+
+
+def test_request_reads_a_json_answer_when_asked() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(200, body=b'{"issues": [{"key": "SEC-1"}]}')]) as server:
+        answer = transport(fake).request("GET", server.url() + "?jql=x", headers={}, label="jira", read=True)
+
+    assert server.requests[0].method == "GET"
+    assert answer.status == 200
+    assert answer.json(label="jira") == {"issues": [{"key": "SEC-1"}]}
+
+
+def test_an_answer_that_is_not_json_is_a_transient_error() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(200, body=b"<html>proxy login</html>")]) as server:
+        answer = transport(fake).request("GET", server.url(), headers={}, label="jira", read=True)
+
+    with pytest.raises(DeliveryError, match=r"jira: HTTP 200 answer is not JSON") as caught:
+        answer.json(label="jira")
+    assert not caught.value.permanent
+
+
+def test_an_answer_over_the_bound_is_not_read_whole() -> None:
+    fake = FakeTime()
+    big = b"[" + b"1," * 200_000 + b"1]"
+    with Receiver(default=Reply(200, body=big)) as server, pytest.raises(DeliveryError, match="longer than") as caught:
+        transport(fake, max_attempts=2).request("GET", server.url(), headers={}, label="t", read=True)
+
+    assert not caught.value.permanent
+
+
+def test_without_retry_a_503_is_one_attempt() -> None:
+    """A request that creates a ticket is not sent again blind: the 503 may have come after the create."""
+    fake = FakeTime()
+    with Receiver([Reply(503), Reply(201)]) as server, pytest.raises(DeliveryError, match="503") as caught:
+        transport(fake).request("POST", server.url(), body=b"{}", headers={}, label="t", retry=False)
+
+    assert len(server.requests) == 1
+    assert not caught.value.permanent
+    assert fake.sleeps == []
+
+
+def test_secrets_are_redacted_from_what_a_server_echoes() -> None:
+    fake = FakeTime()
+    token = "ATATT3xFfGF0-token-value"
+    with Receiver([Reply(401, body=f"bad token {token}".encode())]) as server, pytest.raises(DeliveryError) as caught:
+        transport(fake).request("GET", server.url(), headers={}, label="jira", secrets=[token])
+
+    assert token not in str(caught.value)
+    assert "[redacted]" in str(caught.value)
+    assert caught.value.permanent
+
+
+def test_an_http_failure_carries_its_status_for_the_sink_to_explain() -> None:
+    fake = FakeTime()
+    with Receiver([Reply(404), Reply(503)], default=Reply(503)) as server:
+        with pytest.raises(DeliveryError) as permanent:
+            transport(fake).post(server.url(), b"{}", headers={}, label="t")
+        with pytest.raises(DeliveryError) as transient:
+            transport(fake, max_attempts=1).post(server.url(), b"{}", headers={}, label="t")
+
+    assert (permanent.value.status, permanent.value.permanent) == (404, True)
+    assert (transient.value.status, transient.value.permanent) == (503, False)
