@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: run test lint format bench card card-docs sample schema clean
+.PHONY: run test test-deep test-setup lint format bench card card-docs sample schema clean
 
 # The main job on the bundled sample (one recorded tenant-hour), from a fresh demo state each time
 # so that it always shows the alerts; `python -m shared run` keeps its state in state/ by default.
@@ -14,10 +14,25 @@ run: $(VENV)/.runtime
 	rm -f state/sample-demo.sqlite3*
 	$(BIN)/python -m shared run --state state/sample-demo.sqlite3
 
-test: $(VENV)/.dev node_modules/.installed $(CHECKOV_VENV)/.installed
+# pytest runs on xdist workers (-n auto in pyproject.toml) with the quick Hypothesis profile "ci";
+# test-deep runs the property tests with three times their written examples
+# (docs/architecture.md#running-the-tests).
+# The test modules' compiled, assertion-rewritten form is cached in __pycache__ even where the
+# environment sets PYTHONDONTWRITEBYTECODE: each worker would otherwise rewrite every module again.
+PYTEST := CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+
+test: test-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+	$(PYTEST)
+
+test-deep: test-setup
+	$(PYTEST) --hypothesis-profile=deep
+
+# The three set-ups are independent: on a fresh clone they run at once; afterwards their stamps
+# make this a no-op.
+test-setup:
+	@$(MAKE) --no-print-directory -j3 $(VENV)/.dev node_modules/.installed $(CHECKOV_VENV)/.installed
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

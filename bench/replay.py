@@ -2,13 +2,16 @@
 
     python -m bench.replay ours   DIR --start ISO --end ISO [--rows-out FILE]
     python -m bench.replay duckdb DIR --start ISO --end ISO [--rows-out FILE]
+    python -m bench.replay polars DIR --start ISO --end ISO [--rows-out FILE]
 
 ``ours`` is the product's path (``FixtureSource(DIR).read`` then ``detect``); ``duckdb`` is the SQL
-oracle (``tests.oracle.sql_port.run_rule``: ``read_json`` plus ``rule.sql``). Prints one JSON object:
+oracle (``tests.oracle.sql_port.run_rule``: ``read_json`` plus ``rule.sql``); ``polars`` is only the
+rule's first filter over SigninLogs in Polars (``bench.polars_peer``: a lower bound for a Polars
+port, whose rows are the sign-ins that pass it, not the rule's rows). Prints one JSON object:
 ``seconds`` (the replay, in-process, after imports), ``rows``, ``peak_rss_bytes`` (VmHWM of this
-process: the interpreter, the imports and the replay) and, with ``--rows-out``, writes the rows in
-canonical form (``bench.canonical``) to FILE. A fresh process per replay is what makes the peak
-memory that of one replay alone.
+process: the interpreter, the imports and the replay; for ours plus its reader's forked workers)
+and, with ``--rows-out``, writes the rows in canonical form (``bench.canonical``) to FILE. A fresh
+process per replay is what makes the peak memory that of one replay alone.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import resource
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -24,9 +28,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.canonical import canonical_rows
+from bench.canonical import canonical_rows, canonical_value
 
-ENGINES = ("ours", "duckdb")
+ENGINES = ("ours", "duckdb", "polars")
 
 
 def peak_rss_bytes() -> int:
@@ -42,6 +46,7 @@ def peak_rss_bytes() -> int:
 _MODULES = {
     "ours": ("shared.detection", "shared.models", "shared.sources.fixtures"),
     "duckdb": ("tests.oracle.sql_port",),
+    "polars": ("bench.polars_peer",),
 }
 
 
@@ -58,6 +63,9 @@ def replay(engine: str, directory: Path, *, start: datetime, end: datetime) -> l
         window = models.Window(start, end)
         tables = fixtures.FixtureSource(directory).read(models.ReadRequest.same(window))
         return detection.detect(tables.signins, tables.identities, tables.behaviors)
+    if engine == "polars":
+        (polars_peer,) = _modules(engine)
+        return polars_peer.replay(directory, start=start, end=end)
     (duckdb_rule,) = _modules(engine)
     return duckdb_rule.run_rule(directory, fmt="jsonl", start=start, end=end)
 
@@ -65,6 +73,13 @@ def replay(engine: str, directory: Path, *, start: datetime, end: datetime) -> l
 def _instant(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _canonical(engine: str, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    if engine == "polars":  # the filtered sign-ins, not result rows: their own columns, sorted
+        converted = [{name: canonical_value(value) for name, value in row.items()} for row in rows]
+        return sorted(converted, key=lambda row: json.dumps(row, sort_keys=True))
+    return canonical_rows(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,8 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = replay(args.engine, args.directory, start=args.start, end=args.end)
     seconds = time.perf_counter() - began
     if args.rows_out is not None:
-        args.rows_out.write_text(json.dumps(canonical_rows(rows), ensure_ascii=True), encoding="utf-8")
+        args.rows_out.write_text(json.dumps(_canonical(args.engine, rows), ensure_ascii=True), encoding="utf-8")
     report = {"engine": args.engine, "seconds": seconds, "rows": len(rows), "peak_rss_bytes": peak_rss_bytes()}
+    # Our reader forks a worker per core for big files (shared.sources.json_lines_parallel): their
+    # memory counts too, each at the largest any of them reached (an upper bound).
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    if args.engine == "ours" and children:
+        from shared.sources.json_lines_parallel import workers  # noqa: PLC0415  (ours only, as _MODULES)
+
+        report["peak_rss_bytes"] += children * workers()
     print(json.dumps(report))
     return 0
 

@@ -1,9 +1,14 @@
-"""Replay speed and memory: ours against DuckDB on the same files, and the floor of one scan of them.
+"""Replay speed and memory: ours against its peers on the same files, and the floor of one scan of them.
 
-Every replay runs in a fresh process (``bench.replay``), which times itself after its imports and
-reports its peak RSS. Rounds interleave the engines (ours, DuckDB, the scan) so that the load of a
+The peers are DuckDB running the rule (``tests/oracle/rule.sql``) and Polars running only the rule's
+first filter over SigninLogs (``bench.polars_peer``: a lower bound for a Polars port). Every replay
+runs in a fresh process (``bench.replay``), which times itself after its imports and reports its
+peak RSS. Rounds interleave the engines (ours, DuckDB, Polars, the scan) so that the load of a
 shared machine falls on all of them alike; the figures are medians over the rounds. The page cache
 is warmed first by one untimed scan.
+
+Two shapes of tenant (issue 16): ``COMPACT``, a million sign-ins as the generator writes them by
+default, and ``WIDE``, 300,000 sign-ins with the bulky columns of real ones (``--wide``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ SCAN_NEEDLE: Final = "500121"
 MILLION: Final = TenantParams(users=50_000, hours=2, rate=10)
 # The same tenant shape at a tenth of the size (~100,000 sign-ins).
 HUNDRED_THOUSAND: Final = TenantParams(users=5_000, hours=2, rate=10)
+# ~300,000 sign-ins (300,461 with seed 1) of ~3.9 KB: the columns real sign-ins carry (tools/tenant/wide.py).
+WIDE: Final = TenantParams(users=15_000, hours=2, rate=10, wide=True)
+# The shapes of section 1, by name.
+SHAPES: Final = {"compact": MILLION, "wide": WIDE}
+PEERS: Final = ("duckdb", "polars")
 
 
 @dataclass
@@ -61,10 +71,21 @@ class ReplayResult:
     scan: list[float]  # grep -c -F <needle>: reads every byte looking for the needle
     line_count: list[float]  # grep -c '': only finds the newlines (memory bandwidth)
     differences: list[str]  # empty when our rows equal DuckDB's
+    polars: EngineRuns | None = None  # the rule's first filter only (bench.polars_peer)
+    shape: str = "compact"
+    signin_bytes: int = 0  # of the files, SigninLogs'
 
     @property
     def same_rows(self) -> bool:
         return not self.differences
+
+    @property
+    def peers(self) -> list[EngineRuns]:
+        return [self.duckdb] + ([self.polars] if self.polars is not None else [])
+
+    @property
+    def fastest_peer(self) -> EngineRuns:
+        return min(self.peers, key=lambda runs: runs.median)
 
 
 def window_args(params: TenantParams) -> list[str]:
@@ -117,10 +138,14 @@ def table_files(directory: Path) -> list[Path]:
     return [directory / f"{table}.jsonl" for table in SCHEMAS]
 
 
-def measure_replay(label: str, directory: Path, params: TenantParams, *, runs: int) -> ReplayResult:
-    """``runs`` interleaved rounds of ours, DuckDB and the scan; rows compared on the first."""
+def measure_replay(
+    label: str, directory: Path, params: TenantParams, *, runs: int, polars: bool = True
+) -> ReplayResult:
+    """``runs`` interleaved rounds of ours, DuckDB, Polars' first filter and the scan; rows compared on the first."""
     files = table_files(directory)
     ours, duckdb = EngineRuns("ours"), EngineRuns("duckdb")
+    polars_runs = EngineRuns("polars") if polars else None
+    engines = [ours, duckdb] + ([polars_runs] if polars_runs is not None else [])
     scans: list[float] = []
     lines: list[float] = []
     table_rows: dict[str, int] = {}
@@ -129,8 +154,10 @@ def measure_replay(label: str, directory: Path, params: TenantParams, *, runs: i
     with tempfile.TemporaryDirectory(prefix="bench-rows-") as scratch:
         for round_number in range(runs):
             outputs = {}
-            for runs_of in (ours, duckdb):
-                rows_out = Path(scratch) / f"{runs_of.engine}.json" if round_number == 0 else None
+            for runs_of in engines:
+                # Only the rule's rows are compared (Polars' are the filtered sign-ins).
+                compared = round_number == 0 and runs_of.engine in ("ours", "duckdb")
+                rows_out = Path(scratch) / f"{runs_of.engine}.json" if compared else None
                 report = run_replay(runs_of.engine, directory, params, rows_out=rows_out)
                 runs_of.seconds.append(report["seconds"])
                 runs_of.peak_rss_bytes.append(report["peak_rss_bytes"])
@@ -142,7 +169,7 @@ def measure_replay(label: str, directory: Path, params: TenantParams, *, runs: i
             lines.append(elapsed)
             if outputs:
                 found = differences(outputs["ours"], outputs["duckdb"])
-    for runs_of in (ours, duckdb):
+    for runs_of in engines:
         if len(runs_of.rows) > 1:
             found.append(f"{runs_of.engine} gave different row counts across runs: {sorted(runs_of.rows)}")
     return ReplayResult(
@@ -155,4 +182,7 @@ def measure_replay(label: str, directory: Path, params: TenantParams, *, runs: i
         scan=scans,
         line_count=lines,
         differences=found,
+        polars=polars_runs,
+        shape="wide" if params.wide else "compact",
+        signin_bytes=files[0].stat().st_size,
     )

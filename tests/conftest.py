@@ -1,9 +1,13 @@
 """Fixtures shared across the suite: the state stores (a real Azurite for the Table store, a temp
-file for SQLite) that the store contract and the runner tests both run against."""
+file for SQLite) that the store contract and the runner tests both run against, and one Kusto language
+service. Also how the suite runs: the Hypothesis profiles (tests/harness/hypothesis_profiles.py) and
+the number of xdist workers. Session fixtures are per xdist worker: each has its own Azurite (ports
+picked by the OS, its own directory) and its own node process for Kusto."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,21 +23,53 @@ from shared.state import SqliteStateStore, StateStore
 from shared.state.tables import TableStateStore
 from tests.builders import behavior
 from tests.harness.azurite import Azurite, AzuriteError, run_azurite, unique_table_name
+from tests.harness.hypothesis_profiles import register_profiles, scale_property_tests
+from tests.harness.kusto_check import KustoChecker, KustoCheckerError
 from tests.oracle import sql_port, verbatim_kql
 from tests.oracle.files import write_tables
 
 StoreFactory = Callable[[], StateStore]
 
+# Before any test module is imported, so that every @settings inherits from the loaded profile.
+register_profiles()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    scale_property_tests(items)
+
+
+def pytest_xdist_auto_num_workers() -> int:
+    """``-n auto`` (pyproject.toml): twice the usable CPUs, at most 8. About a quarter of the suite's
+    time is spent waiting (on loopback servers' deadlines, Azurite, node, checkov), which a second
+    worker per CPU fills; PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    configured = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if configured:
+        return int(configured)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(8, 2 * cpus)
+
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """One Azurite for the session. Missing node/Azurite is a failure, never a skip: the Table
+    """One Azurite for the session (of each xdist worker). Missing node/Azurite is a failure, never a skip: the Table
     store is part of the product and must be tested."""
     try:
         with run_azurite(location=tmp_path_factory.mktemp("azurite")) as running:
             yield running
     except AzuriteError as error:
         pytest.fail(f"the Azure Table state tests need Azurite: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kusto_checker() -> Iterator[KustoChecker]:
+    """One Kusto language service for the session (each costs about two seconds of CPU to load);
+    a call that needs other table schemas names them, and only that call sees them."""
+    try:
+        checker = KustoChecker()
+    except KustoCheckerError as error:
+        pytest.fail(f"the KQL check needs node and node_modules: {error}", pytrace=False)
+    with checker:
+        yield checker
 
 
 @pytest.fixture(params=["sqlite", "table"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +56,23 @@ class Destinations:
     servicenow: ServiceNowServer
 
 
-@pytest.fixture
-def destinations(monkeypatch: pytest.MonkeyPatch) -> Iterator[Destinations]:
+@dataclass
+class TwoRuns:
+    destinations: Destinations
+    outputs: list[str]
+    scratch: Path
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoRuns]:
+    """The scenario, run once for the module's tests (each asserts on its own part of it)."""
+    scratch = tmp_path_factory.mktemp("destinations")
+    with pytest.MonkeyPatch.context() as monkeypatch, _destinations(monkeypatch) as found:
+        yield TwoRuns(found, run_twice(scratch, monkeypatch, found), scratch)
+
+
+@contextmanager
+def _destinations(monkeypatch: pytest.MonkeyPatch) -> Iterator[Destinations]:
     with ExitStack() as stack:
         found = Destinations(
             teams=stack.enter_context(Receiver(default=Reply(202))),
@@ -129,10 +144,9 @@ def run_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, destinations: Des
     return outputs
 
 
-def test_two_runs_give_one_ticket_per_alert_in_every_system(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, destinations: Destinations
-) -> None:
-    first, second = run_twice(tmp_path, monkeypatch, destinations)
+def test_two_runs_give_one_ticket_per_alert_in_every_system(two_runs: TwoRuns) -> None:
+    destinations = two_runs.destinations
+    first, second = two_runs.outputs
 
     assert "retrying later 6 (jira 2, pagerduty 2, servicenow 2)" in first, "failed deliveries are not silent"
     assert "Delivered 2 alerts (jira 2, pagerduty 2, servicenow 2), retrying later 0, dead 0." in second
@@ -150,9 +164,9 @@ def test_two_runs_give_one_ticket_per_alert_in_every_system(
 
 
 def test_every_message_is_valid_by_the_vendors_schema_and_no_data_value_is_a_link(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, destinations: Destinations
+    two_runs: TwoRuns, tmp_path: Path
 ) -> None:
-    run_twice(tmp_path, monkeypatch, destinations)
+    destinations = two_runs.destinations
 
     teams = {f"card{i}": json.loads(r.body) for i, r in enumerate(destinations.teams.requests)}
     for result in validate_with_adaptivecards(tmp_path, teams):

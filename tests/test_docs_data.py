@@ -78,11 +78,10 @@ def test_the_signin_query_is_the_live_sources_without_its_time_filter() -> None:
     assert queries()[SIGNIN_TABLE].splitlines() == live
 
 
-def test_the_queries_parse_and_type_check() -> None:
+def test_the_queries_parse_and_type_check(kusto_checker: KustoChecker) -> None:
     found = queries()
     try:
-        with KustoChecker() as checker:
-            results = checker.check(list(found.values()))
+        results = kusto_checker.check(list(found.values()))
     except KustoCheckerError as error:
         pytest.fail(f"the KQL check needs node and node_modules: {error}", pytrace=False)
     for table, result in zip(found, results, strict=True):

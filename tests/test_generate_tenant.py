@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared.detection import detect
 from shared.models import SCHEMAS, ReadRequest
 from shared.sources.fixtures import FixtureSource, read_records
 from shared.sources.values import normalise_row
@@ -328,3 +329,50 @@ def test_generated_data_is_cached_by_parameters(tmp_path: Path) -> None:
     assert ensure_generated(params, tmp_path) == first
     assert (first / "SigninLogs.jsonl").stat().st_mtime_ns == stamp
     assert ensure_generated(params.with_(seed=6), tmp_path) != first
+
+
+# --- --wide: the bulky columns of real sign-ins ------------------------------------------------------
+
+WIDE_ONLY = set(table_columns("SigninLogs", wide=True).names) - set(table_columns("SigninLogs").names)
+BULKIER = {"AuthenticationDetails", "MfaDetail", "ConditionalAccessPolicies"}  # in both, fuller when wide
+
+
+def test_wide_sign_ins_are_the_compact_ones_with_the_bulky_columns_added() -> None:
+    compact, wide = logical_rows(SMALL), logical_rows(SMALL.with_(wide=True))
+    assert wide["IdentityInfo"] == compact["IdentityInfo"]
+    assert wide["BehaviorAnalytics"] == compact["BehaviorAnalytics"]
+    assert len(wide["SigninLogs"]) == len(compact["SigninLogs"]) > 0
+    for thin, bulky in zip(compact["SigninLogs"], wide["SigninLogs"], strict=True):
+        assert set(bulky) - set(thin) == WIDE_ONLY
+        assert {k: v for k, v in bulky.items() if k in thin and k not in BULKIER} == {
+            k: v for k, v in thin.items() if k not in BULKIER
+        }
+        assert bulky["OriginalRequestId"] == bulky["Id"]
+        assert len(bulky["ConditionalAccessPolicies"]) >= 2
+    assert {"AuthenticationProcessingDetails", "NetworkLocationDetails", "SessionLifetimePolicies"} <= WIDE_ONLY
+
+
+def test_wide_rows_are_as_bulky_as_real_ones_deterministic_and_alert_alike(tmp_path: Path) -> None:
+    params = TenantParams(seed=7, users=300, hours=1, rate=10, wide=True)
+    first, again = generate(params, tmp_path / "a").directory, generate(params, tmp_path / "b").directory
+    compact = generate(params.with_(wide=False), tmp_path / "c").directory
+    assert _files(first) == _files(again)
+    assert params.cache_key() != params.with_(wide=False).cache_key()
+    lines = (first / "SigninLogs.jsonl").read_bytes().splitlines()
+    assert 3500 <= sum(map(len, lines)) / len(lines) <= 4000  # issue 16: ~3.7 KB a row
+    assert any(b'"networkType":"trustedNamedLocation"' in line for line in lines)
+
+    def result(directory: Path) -> list[dict[str, Any]]:
+        tables = FixtureSource(directory).read(ReadRequest.same(None))
+        return detect(tables.signins, tables.identities, tables.behaviors)
+
+    assert result(first) == result(compact)
+
+
+def test_a_wide_csv_export_heads_every_wide_column(tmp_path: Path) -> None:
+    params = TenantParams(seed=7, users=5, rate=2, wide=True)
+    path = table_path(generate(params, tmp_path, fmt="csv").directory, "SigninLogs", "csv")
+    header = next(csv.reader(path.open(encoding="utf-8")))
+    assert [name.removesuffix(" [UTC]") for name in header] == list(table_columns("SigninLogs", wide=True).names)
+    assert main(["--wide", "--users", "3", "--rate", "2", "--out", str(tmp_path / "cli")]) == 0
+    assert b'"ConditionalAccessPolicies":[{' in (tmp_path / "cli" / "SigninLogs.jsonl").read_bytes()

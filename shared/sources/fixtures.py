@@ -33,10 +33,11 @@ found early).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from shared.candidates import Candidates, is_rejected_mfa
 from shared.errors import InputError
@@ -51,7 +52,7 @@ from shared.models import (
     Tables,
     Window,
 )
-from shared.sources import raw_prefilter
+from shared.sources import json_lines_parallel, raw_prefilter
 from shared.sources.csv_export import csv_records
 from shared.sources.fixture_files import INGESTED, Counter, RawRecord, ingested_at
 from shared.sources.json_file import json_records
@@ -156,29 +157,17 @@ class FixtureSource:
         scanned: dict[str, int],
         latest: dict[str, datetime | None] | None = None,
     ) -> list[Row]:
-        schema = SCHEMAS[table]
         counter = Counter()
-        records = read_records(path, table, line_filter=line_filter, counter=counter)
-        kept: list[Row] = []
-        not_arrived = 0  # rows whose _ingested is after as_of: not in the workspace yet
-        newest: datetime | None = None
-        for where, raw in records:
-            try:
-                arrived = ingested_at(raw)
-                row = normalise_row(raw, schema)
-            except CellError as error:
-                raise InputError(f"{path}: {where}: {error}") from None
-            if as_of is not None and arrived is not None and arrived > as_of:
-                not_arrived += 1
-                continue
-            if window is None or window.contains(row["TimeGenerated"]):
-                if keep(row):
-                    kept.append(row)
-                if latest is not None and counts_for_health(table, row):
-                    newest = row["TimeGenerated"] if newest is None else max(newest, row["TimeGenerated"])
-        scanned[table] = counter.rows - not_arrived
+        taker = RowTaker(path, SCHEMAS[table], table, window, keep, as_of, measure=latest is not None)
+        if json_lines_parallel.worth_it(path, line_filter):
+            assert line_filter is not None  # worth_it says so
+            kept = json_lines_parallel.parallel_rows(path, table, line_filter, counter, taker)
+        else:
+            records = read_records(path, table, line_filter=line_filter, counter=counter)
+            kept = [row for where, raw in records if (row := taker.take(where, raw)) is not None]
+        scanned[table] = counter.rows - taker.not_arrived
         if latest is not None:
-            latest[table] = newest
+            latest[table] = taker.newest
         return kept
 
     def _validates_all(self, files: dict[str, Path]) -> bool:
@@ -229,6 +218,44 @@ class _ParsingMentions(raw_prefilter.RawFilter):
             mentions.append(at)
             at = buffer.find(self._needle, at + 1, stop)
         return sorted(inner + mentions) if mentions else inner
+
+
+@dataclass
+class RowTaker:
+    """What ``FixtureSource`` keeps of each record: normalised, arrived by ``as_of``, in the window
+    and passing ``keep``; it counts the rows not arrived yet and, with ``measure``, the newest row
+    that counts for health. Picklable, so that a big file's workers each take their range
+    (``json_lines_parallel``)."""
+
+    path: Path
+    schema: Any
+    table: str
+    window: Window | None
+    keep: Callable[[Row], bool]
+    as_of: datetime | None
+    measure: bool = False
+    not_arrived: int = 0  # rows whose _ingested is after as_of: not in the workspace yet
+    newest: datetime | None = None
+
+    def take(self, where: str, raw: Mapping[str, Any]) -> Row | None:
+        try:
+            arrived = ingested_at(raw)
+            row = normalise_row(raw, self.schema)
+        except CellError as error:
+            raise InputError(f"{self.path}: {where}: {error}") from None
+        if self.as_of is not None and arrived is not None and arrived > self.as_of:
+            self.not_arrived += 1
+            return None
+        if self.window is not None and not self.window.contains(row["TimeGenerated"]):
+            return None
+        if self.measure and counts_for_health(self.table, row):
+            self.newest = row["TimeGenerated"] if self.newest is None else max(self.newest, row["TimeGenerated"])
+        return row if self.keep(row) else None
+
+    def absorb(self, other: RowTaker) -> None:
+        self.not_arrived += other.not_arrived
+        if other.newest is not None:
+            self.newest = other.newest if self.newest is None else max(self.newest, other.newest)
 
 
 def read_records(

@@ -3,6 +3,8 @@
 Each line is parsed whole by ``json.loads``, except where a ``raw_prefilter`` filter (the fast
 path of a bulk replay) proves a line cannot hold a row the rule uses: such a line is only checked
 to be one JSON object (``{…}``). Line numbers, errors and counts are those of reading line by line.
+A big file is read by every core at once, range by range, with this same reader
+(``json_lines_parallel``).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ def jsonl_records(
     path: Path, table: str, line_filter: raw_prefilter.RawFilter | None, counter: Counter
 ) -> Iterator[RawRecord]:
     """Every record of a JSON Lines file, with its line; lines ``line_filter`` rejects go unparsed."""
-    lines = _JsonLines(path, table, line_filter, counter)
+    lines = JsonLines(path, table, line_filter, counter)
     with open_binary(path) as stream:
         try:
-            for buffer, start, stop in _line_blocks(stream):
+            for buffer, start, stop in line_blocks(stream):
                 yield from lines.block(buffer, start, stop)
-        except _LineTooLongError:
+        except LineTooLongError:
             raise InputError(f"{path}: line {lines.lines_read + 1}: {too_long()}") from None
 
 
@@ -42,13 +44,13 @@ def jsonl_records(
 _BLOCK_BYTES = 1 << 22
 
 
-class _LineTooLongError(Exception):
+class LineTooLongError(Exception):
     """A line (or a JSON value) longer than ``MAX_RECORD_CHARS``."""
 
 
-def _line_blocks(stream: Any) -> Iterator[tuple[bytes, int, int]]:
+def line_blocks(stream: Any) -> Iterator[tuple[bytes, int, int]]:
     """The file as ``(buffer, start, stop)``: ``buffer[start:stop]`` is whole lines, each ending in
-    a newline (one is added to a last line without), in file order. _LineTooLongError for a line longer than
+    a newline (one is added to a last line without), in file order. LineTooLongError for a line longer than
     ``MAX_RECORD_CHARS`` bytes (raised once it is known, with every line before it given)."""
     pieces: list[bytes] = []  # the start of a line that continues in the next read
     while data := stream.read(_BLOCK_BYTES):
@@ -56,7 +58,7 @@ def _line_blocks(stream: Any) -> Iterator[tuple[bytes, int, int]]:
         if last < 0:
             pieces.append(data)
             if sum(map(len, pieces)) > fixture_files.MAX_RECORD_CHARS:
-                raise _LineTooLongError
+                raise LineTooLongError
             continue
         start = 0
         if pieces:
@@ -74,7 +76,7 @@ def _line_blocks(stream: Any) -> Iterator[tuple[bytes, int, int]]:
         yield line, 0, len(line)
 
 
-class _JsonLines:
+class JsonLines:
     """The records of a JSON Lines file, block by block, with the line numbers of the file.
 
     Per line, exactly: a blank line is ignored; the first non-blank line is parsed (its columns are
@@ -85,12 +87,22 @@ class _JsonLines:
 
     __slots__ = ("_counter", "_filter", "_first", "_number", "_path", "_pos", "_table")
 
-    def __init__(self, path: Path, table: str, line_filter: raw_prefilter.RawFilter | None, counter: Counter) -> None:
+    def __init__(
+        self,
+        path: Path,
+        table: str,
+        line_filter: raw_prefilter.RawFilter | None,
+        counter: Counter,
+        *,
+        first: bool = True,
+    ) -> None:
         self._path = path
         self._table = table
         self._filter = line_filter
         self._counter = counter
-        self._first = True
+        # Whether the file's first record is still to come (``first=False``: a later range of the
+        # file, ``json_lines_parallel``, whose first record was another range's).
+        self._first = first
         self._number = 0
         self._pos = 0
 
@@ -98,6 +110,11 @@ class _JsonLines:
     def lines_read(self) -> int:
         """The lines read so far (blank ones included)."""
         return self._number
+
+    @property
+    def expects_first(self) -> bool:
+        """Whether no record has been read yet (its columns are checked when it is)."""
+        return self._first
 
     def _each_line(self, buffer: bytes, pos: int, stop: int, *, until_first: bool) -> Iterator[RawRecord]:
         """Every line from ``pos`` the old-fashioned way (or only until the first record is read);
@@ -157,13 +174,19 @@ class _JsonLines:
             if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
                 raise InputError(f"{self._path}: line {self._number}: not a JSON object")
             return None
-        record = _parse_json_line(stripped, self._path, self._number)
-        if not isinstance(record, dict):
-            raise InputError(f"{self._path}: line {self._number}: expected a JSON object, got {type(record).__name__}")
+        record = parse_record(stripped, self._path, self._number)
         if self._first:
             check_columns(self._path, self._table, record)
             self._first = False
         return record
+
+
+def parse_record(stripped: bytes, path: Path, number: int) -> dict[str, Any]:
+    """Line ``number`` of ``path`` (stripped) as the JSON object it must be; InputError otherwise."""
+    record = _parse_json_line(stripped, path, number)
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def _parse_json_line(line: bytes, path: Path, number: int) -> Any:

@@ -5,8 +5,9 @@
         assert result.diagnostics == []
 
 Queries are parsed and type-checked against the workspace's full table schemas
-(``tests.harness.la_server.WORKSPACE_SCHEMAS``). One node process serves every call (the language
-service takes about half a second to load); each call is bounded by ``timeout`` seconds.
+(``tests.harness.la_server.WORKSPACE_SCHEMAS``), or the ``schemas`` a call names. One node process
+serves every call (the language service takes about two seconds of CPU to load, so the suite shares
+one per session: the ``kusto_checker`` fixture); each call is bounded by ``timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class KustoChecker:
         if not (LANGUAGE_SERVICE / "Kusto.Language.Bridge.min.js").is_file():
             raise KustoCheckerError(f"{LANGUAGE_SERVICE} is missing: run `npm ci` in {REPO_ROOT}")
         self._timeout = timeout
-        self._schemas: dict[str, str] | None = kusto_schemas(schemas)
+        self._default_schemas = kusto_schemas(schemas)
+        self._loaded: dict[str, str] | None = None  # the schemas the node process holds now
         self._process = subprocess.Popen(
             [node, str(CHECKER_JS)],
             stdin=subprocess.PIPE,
@@ -92,13 +94,21 @@ class KustoChecker:
             if stream is not None:
                 stream.close()
 
-    def check(self, queries: Sequence[str]) -> list[KustoCheck]:
+    def check(
+        self, queries: Sequence[str], *, schemas: Mapping[str, Mapping[str, str]] | None = None
+    ) -> list[KustoCheck]:
+        """Check ``queries`` against ``schemas`` (default: the checker's own); the process replaces
+        the schemas it holds only when they differ, so calls with other schemas do not leak into
+        each other."""
+        wanted = self._default_schemas if schemas is None else kusto_schemas(schemas)
         request: dict[str, Any] = {"queries": list(queries)}
-        if self._schemas is not None:
-            request["schemas"], self._schemas = self._schemas, None
+        if wanted != self._loaded:
+            request["schemas"] = wanted
+        self._loaded = None  # unknown until the process answers
         reply = self._exchange(json.dumps(request))
         if isinstance(reply, dict):
             raise KustoCheckerError(f"the Kusto checker failed: {reply.get('error')}")
+        self._loaded = wanted
         return [
             KustoCheck(
                 query,

@@ -96,12 +96,11 @@ def kusto_blocks(text: str) -> list[str]:
     return re.findall(r"```kusto\n(.*?)```", text, flags=re.DOTALL)
 
 
-def test_kql_in_the_guide_parses_and_type_checks() -> None:
+def test_kql_in_the_guide_parses_and_type_checks(kusto_checker: KustoChecker) -> None:
     queries = kusto_blocks(doc_text())
     assert len(queries) >= 3
     try:
-        with KustoChecker(schemas=APP_INSIGHTS_SCHEMAS | WORKSPACE_SCHEMAS) as checker:
-            results = checker.check(queries)
+        results = kusto_checker.check(queries, schemas=APP_INSIGHTS_SCHEMAS | WORKSPACE_SCHEMAS)
     except KustoCheckerError as error:
         pytest.fail(f"the KQL check needs node and node_modules: {error}", pytrace=False)
     for result in results:

@@ -149,11 +149,10 @@ def test_queries_read_the_run_records_in_traces(main_template: Template) -> None
         assert query(main_template, symbol).startswith(records + "\n"), symbol
 
 
-def test_alert_queries_type_check(main_template: Template) -> None:
+def test_alert_queries_type_check(main_template: Template, kusto_checker: KustoChecker) -> None:
     queries = [query(main_template, symbol) for symbol in RULES]
     try:
-        with KustoChecker(schemas=APP_INSIGHTS_SCHEMAS) as checker:
-            results = checker.check(queries)
+        results = kusto_checker.check(queries, schemas=APP_INSIGHTS_SCHEMAS)
     except KustoCheckerError as error:
         pytest.fail(f"the KQL check needs node and node_modules: {error}", pytrace=False)
     for result in results:

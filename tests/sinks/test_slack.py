@@ -29,7 +29,9 @@ OK = Reply(200, headers={"content-type": "text/html"}, body=b"ok")
 
 def sink(server: Receiver, *, attempts: int = 3, pauses: list[float] | None = None) -> SlackSink:
     sleep = pauses.append if pauses is not None else (lambda _: None)
-    transport = HttpTransport(timeout=2, max_attempts=attempts, sleep=sleep)
+    # The pauses are instant but the deadline is wall-clock time: a loaded machine (xdist workers)
+    # must not turn "3 attempts" into 2, so the attempt bound alone decides here.
+    transport = HttpTransport(timeout=2, max_attempts=attempts, max_elapsed=60.0, sleep=sleep)
     return SlackSink(server.url(PATH), transport=transport, links=LINKS)
 
 

@@ -62,9 +62,8 @@ UNWRITABLE = ["nul\x00inside", "\x00leading", "lone\ud800surrogate"]
 
 
 @pytest.fixture(scope="module")
-def checker() -> Iterator[KustoChecker]:
-    with KustoChecker() as running:
-        yield running
+def checker(kusto_checker: KustoChecker) -> KustoChecker:
+    return kusto_checker
 
 
 @pytest.fixture(scope="module")

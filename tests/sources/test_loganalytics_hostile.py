@@ -81,9 +81,8 @@ def source_for(workspace: LogAnalyticsServer, **options: Any) -> LogAnalyticsSou
 
 
 @pytest.fixture(scope="module")
-def checker() -> Iterator[KustoChecker]:
-    with KustoChecker() as running:
-        yield running
+def checker(kusto_checker: KustoChecker) -> KustoChecker:
+    return kusto_checker
 
 
 # --- the queries ----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ and yield the rule's 16 output columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,9 +79,8 @@ KUSTO_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def checker() -> Iterator[KustoChecker]:
-    with KustoChecker() as running:
-        yield running
+def checker(kusto_checker: KustoChecker) -> KustoChecker:
+    return kusto_checker
 
 
 def _expected_columns(table: str, columns: tuple[str, ...]) -> list[tuple[str, str]]:

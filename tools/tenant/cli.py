@@ -70,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--other-tenant-share", type=_share, default=defaults.other_tenant_share)
     p.add_argument("--ipv6-share", type=_share, default=defaults.ipv6_share)
     p.add_argument("--planted", action="store_true", help="add the sample's planted edge cases")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="sign-ins carry the bulky columns of real ones (ConditionalAccessPolicies, "
+        "AuthenticationProcessingDetails, ...): about 3.7 KB a row instead of 2.4 KB; the same sign-ins otherwise",
+    )
     return p
 
 
@@ -94,6 +100,7 @@ def params_from(args: argparse.Namespace) -> TenantParams:
         other_tenant_share=args.other_tenant_share,
         ipv6_share=args.ipv6_share,
         planted=args.planted,
+        wide=args.wide,
     )
 
 

@@ -43,13 +43,13 @@ class _TableFile:
 
     BATCH = 512
 
-    def __init__(self, handle: IO[str], fmt: Format, table: str) -> None:
+    def __init__(self, handle: IO[str], fmt: Format, table: str, *, wide: bool = False) -> None:
         self.handle = handle
         self.separator = fmt.row_separator
         self.end = fmt.file_end()
         self.rows = 0
         self.pending: list[str] = []
-        handle.write(fmt.file_start(table, table_columns(table)))
+        handle.write(fmt.file_start(table, table_columns(table, wide=wide)))
 
     def write(self, text: str) -> None:
         self.pending.append(text)
@@ -98,7 +98,7 @@ def generate(params: TenantParams, directory: Path | str, *, fmt: str = "jsonl")
         for table in TABLES:
             # newline="" keeps "\n" as written on every platform, so files are identical everywhere.
             handle = table_path(directory, table, fmt).open("w", encoding="utf-8", newline="", buffering=WRITE_BUFFER)
-            files[table] = _TableFile(handle, form, table)
+            files[table] = _TableFile(handle, form, table, wide=params.wide)
         render = form.render
         with _gc_paused():
             for table, segments in Simulation(params).rows():

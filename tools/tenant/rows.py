@@ -10,6 +10,7 @@ from tools.tenant import catalog, schema
 from tools.tenant.catalog import App, Device, Outcome
 from tools.tenant.formats import Segment
 from tools.tenant.population import Network, Population, User, new_guid
+from tools.tenant.wide import WideColumns, authentication_details, mfa_detail
 
 NO_RISK = ("none", "none", "none", "none", [], False)
 AT_RISK = ("unfamiliarFeatures", "medium", "medium", "atRisk", ["unfamiliarFeatures"], True)
@@ -58,23 +59,17 @@ def _authentication_details(outcome: Outcome) -> list[dict[str, Any]]:
 class RowFactory:
     """Builds the segments of each kind of row for one population; one factory per generation run."""
 
-    def __init__(self, population: Population) -> None:
+    def __init__(self, population: Population, *, wide: bool = False, seed: int = 0) -> None:
         self.population = population
         workspace = population.workspace_id
+        # --wide: the bulky columns, computed from each row's other segments (no draw from its streams).
+        self.wide = WideColumns(population, seed=seed) if wide else None
         self.signin_head = Segment(schema.SIGNIN_HEAD, (workspace, "Azure AD"))
-        self.signin_tail = Segment(
-            schema.SIGNIN_TAIL,
-            (
-                "Sign-in activity",
-                "SignInLogs",
-                "Microsoft.aadiam",
-                "Microsoft.aadiam",
-                "4",
-                "AzureAD",
-                [],
-                "SigninLogs",
-            ),
-        )
+        tail = ("Sign-in activity", "SignInLogs", "Microsoft.aadiam", "Microsoft.aadiam", "4", "AzureAD")
+        if wide:
+            self.signin_tail = Segment(schema.SIGNIN_WIDE_TAIL, (*tail, "SigninLogs"))
+        else:
+            self.signin_tail = Segment(schema.SIGNIN_TAIL, (*tail, [], "SigninLogs"))
         self.identity_head = Segment(schema.IDENTITY_HEAD, (workspace, "IdentityInfo"))
         self.behavior_head = Segment(schema.BEHAVIOR_HEAD, (workspace,))
         self.behavior_tail = Segment(schema.BEHAVIOR_TAIL, ("", "BehaviorAnalytics", ""))
@@ -107,9 +102,12 @@ class RowFactory:
             entry = self._outcomes[id(outcome)] = (outcome, self.outcome_segment(outcome))
         return entry[1]
 
-    @staticmethod
-    def outcome_segment(outcome: Outcome, *, cached: bool = True) -> Segment:
+    def outcome_segment(self, outcome: Outcome, *, cached: bool = True) -> Segment:
         mfa = outcome.requirement == "multiFactorAuthentication"
+        if self.wide is not None:  # the same Status; the steps and MFA detail as bulky as real ones
+            steps, detail = authentication_details(outcome), mfa_detail(outcome)
+        else:
+            steps, detail = _authentication_details(outcome), {"authMethod": "PhoneAppNotification"} if mfa else None
         return Segment(
             schema.SIGNIN_OUTCOME,
             (
@@ -119,8 +117,8 @@ class RowFactory:
                 outcome.status,
                 outcome.conditional_access,
                 outcome.requirement,
-                _authentication_details(outcome),
-                {"authMethod": "PhoneAppNotification"} if mfa else None,
+                steps,
+                detail,
             ),
             cached=cached,
         )
@@ -238,7 +236,10 @@ class RowFactory:
         network: Segment,
         risk: Segment,
     ) -> list[Segment]:
-        return [self.signin_head, event, outcome, user, app, device, network, risk, self.signin_tail]
+        if self.wide is None:
+            return [self.signin_head, event, outcome, user, app, device, network, risk, self.signin_tail]
+        bulky = self.wide.segments(event=event, outcome=outcome, app=app, network=network, risk=risk)
+        return [self.signin_head, event, outcome, user, app, device, network, risk, *bulky, self.signin_tail]
 
     # --- IdentityInfo ------------------------------------------------------------------------
 

@@ -123,6 +123,38 @@ SIGNIN_SEGMENTS: Final = (
     SIGNIN_TAIL,
 )
 
+# --wide (tools/tenant/wide.py): the bulky columns real sign-ins carry. ConditionalAccessPolicies
+# moves from the tail into them (filled instead of empty), so the tail of a wide row goes without it.
+SIGNIN_WIDE_REQUEST: Final = Columns.of("OriginalRequestId")
+SIGNIN_WIDE: Final = Columns.of(
+    "ConditionalAccessPolicies:dynamic",
+    "AuthenticationContextClassReferences:dynamic",
+    "AuthenticationProcessingDetails:dynamic",
+    "AuthenticationRequirementPolicies:dynamic",
+    "NetworkLocationDetails:dynamic",
+    "SessionLifetimePolicies:dynamic",
+    "RiskEventTypes_V2:dynamic",
+    "ResourceServicePrincipalId",
+    "ResourceTenantId",
+    "OperationVersion",
+    "ResourceGroup",
+)
+SIGNIN_WIDE_TAIL: Final = Columns.of(
+    "OperationName",
+    "Category",
+    "Resource",
+    "ResourceProvider",
+    "Level",
+    "TokenIssuerType",
+    "Type",
+)
+SIGNIN_WIDE_SEGMENTS: Final = (
+    *SIGNIN_SEGMENTS[:-1],
+    SIGNIN_WIDE_REQUEST,
+    SIGNIN_WIDE,
+    SIGNIN_WIDE_TAIL,
+)
+
 # --- IdentityInfo -----------------------------------------------------------------------------
 IDENTITY_HEAD: Final = Columns.of("TenantId", "SourceSystem")
 IDENTITY_EVENT: Final = Columns.of("TimeGenerated:datetime")
@@ -190,11 +222,11 @@ BEHAVIOR_SEGMENTS: Final = (
 SEGMENTS: Final = {SIGNIN: SIGNIN_SEGMENTS, IDENTITY: IDENTITY_SEGMENTS, BEHAVIOR: BEHAVIOR_SEGMENTS}
 
 
-def table_columns(table: str) -> Columns:
-    """Every column of a table, in file order."""
+def table_columns(table: str, *, wide: bool = False) -> Columns:
+    """Every column of a table, in file order (``wide``: a ``--wide`` tenant's)."""
     names: list[str] = []
     kinds: list[str] = []
-    for segment in SEGMENTS[table]:
+    for segment in SIGNIN_WIDE_SEGMENTS if wide and table == SIGNIN else SEGMENTS[table]:
         names.extend(segment.names)
         kinds.extend(segment.kinds)
     return Columns(tuple(names), tuple(kinds))

@@ -59,7 +59,7 @@ class Simulation:
     def __init__(self, params: TenantParams) -> None:
         self.params = params
         self.population: Population = build(params)
-        self.factory = RowFactory(self.population)
+        self.factory = RowFactory(self.population, wide=params.wide, seed=params.seed)
         seed = params.seed
         self.signin_rng = Random(f"{seed}:{SIGNIN}")
         self.behavior_rng = Random(f"{seed}:{BEHAVIOR}")
