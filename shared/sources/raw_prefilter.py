@@ -49,16 +49,25 @@ import re
 from collections.abc import Iterable
 
 from shared import kql
-from shared.candidates import FRAUD_TERM, MFA_DENIED_RESULT_TYPE, Candidates
+from shared.candidates import (
+    DECLINED_DETAILS,
+    FRAUD_TERM,
+    LOGON_ACTIVITY_TYPES,
+    MFA_DENIED_RESULT_TYPE,
+    Candidates,
+)
 
 _BACKSLASH = b"\\"
 _RESULT_TYPE_TEXT = str(MFA_DENIED_RESULT_TYPE).encode()
 _FRAUD = FRAUD_TERM.encode()
 # The longest run of the declined text free of "i" and "s", whose upper case has non-ASCII
 # preimages (U+0131, U+017F); every other character of it matches only itself in either ASCII case.
-_DECLINED_RUN = b"ned the authent"
-# "LogOn" is a substring of both activity types the rule keeps ("FailedLogOn", "LogOn").
-_LOGON = b"LogOn"
+# ("ned the authent": derived from the rule's constant, so that a change there moves the needle.)
+_DECLINED_RUN = max(re.split("[is]", DECLINED_DETAILS.lower()), key=len).encode()
+# The shortest activity type the rule keeps, which is in every one of them ("LogOn" is in "FailedLogOn").
+_LOGON = min(LOGON_ACTIVITY_TYPES, key=len).encode()
+if not all(_LOGON.decode() in kind for kind in LOGON_ACTIVITY_TYPES):
+    raise RuntimeError(f"no one needle for the activity types {LOGON_ACTIVITY_TYPES}: raw_prefilter needs one")
 # JSON whitespace that can occur inside one line (a newline ends the line).
 _WS = rb"[ \t\r]*"
 # The tostring text of any value that is not a string (ignoring case, so that tolower'd text matches

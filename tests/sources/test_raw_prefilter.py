@@ -283,3 +283,16 @@ def test_escaped_lines_are_always_parsed() -> None:
     line = b'{"ResultType": "\\u0035\\u0030\\u0030\\u0031\\u0032\\u0031"}'
     assert json.loads(line)["ResultType"] == "500121"
     assert raw_prefilter.signin_line_may_match(line)
+
+
+def test_every_needle_comes_from_the_rules_constants() -> None:
+    """A changed constant in shared.candidates moves its needle (or fails the import): the fast path
+    can never look for text the rule no longer asks for."""
+    from shared import candidates  # noqa: PLC0415  (the constants, by name, beside the needles)
+
+    assert str(candidates.MFA_DENIED_RESULT_TYPE).encode() == raw_prefilter._RESULT_TYPE_TEXT
+    assert candidates.FRAUD_TERM.encode() == raw_prefilter._FRAUD
+    assert raw_prefilter._DECLINED_RUN.decode() in candidates.DECLINED_DETAILS.lower()
+    assert not set(raw_prefilter._DECLINED_RUN.decode()) & {"i", "s"}
+    assert all(raw_prefilter._LOGON.decode() in kind for kind in candidates.LOGON_ACTIVITY_TYPES)
+    assert raw_prefilter._DECLINED_RUN == b"ned the authent"  # the run the docstring's proof names
