@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -157,14 +158,12 @@ class FixtureSource:
         scanned: dict[str, int],
         latest: dict[str, datetime | None] | None = None,
     ) -> list[Row]:
-        counter = Counter()
-        taker = RowTaker(path, SCHEMAS[table], table, window, keep, as_of, measure=latest is not None)
-        if json_lines_parallel.worth_it(path, line_filter):
-            assert line_filter is not None  # worth_it says so
-            kept = json_lines_parallel.parallel_rows(path, table, line_filter, counter, taker)
-        else:
-            records = read_records(path, table, line_filter=line_filter, counter=counter)
-            kept = [row for where, raw in records if (row := taker.take(where, raw)) is not None]
+        kept, counter, taker = take_all(
+            path,
+            table,
+            line_filter,
+            lambda: RowTaker(path, SCHEMAS[table], table, window, keep, as_of, measure=latest is not None),
+        )
         scanned[table] = counter.rows - taker.not_arrived
         if latest is not None:
             latest[table] = taker.newest
@@ -256,6 +255,30 @@ class RowTaker:
         self.not_arrived += other.not_arrived
         if other.newest is not None:
             self.newest = other.newest if self.newest is None else max(self.newest, other.newest)
+
+
+def take_all(
+    path: Path,
+    table: str,
+    line_filter: raw_prefilter.RawFilter | None,
+    new_taker: Callable[[], RowTaker],
+    *,
+    parallel_from: int = json_lines_parallel.PARALLEL_MIN_BYTES,
+) -> tuple[list[Row], Counter, RowTaker]:
+    """What a taker keeps of a table file, with the counter and the taker that counted: a big JSON
+    Lines file on every core (``json_lines_parallel``), or if a worker dies (out of memory, killed),
+    read again from the start by this process alone, so that a read never fails for want of workers.
+    ``parallel_from``: the smallest file read on every core."""
+    if json_lines_parallel.worth_it(path, line_filter, min_bytes=parallel_from):
+        assert line_filter is not None  # worth_it says so
+        counter, taker = Counter(), new_taker()
+        try:
+            return json_lines_parallel.parallel_rows(path, table, line_filter, counter, taker), counter, taker
+        except BrokenProcessPool:
+            logger.warning("%s: a worker reading it died; reading it again with one process", path)
+    counter, taker = Counter(), new_taker()
+    records = read_records(path, table, line_filter=line_filter, counter=counter)
+    return [row for where, raw in records if (row := taker.take(where, raw)) is not None], counter, taker
 
 
 def read_records(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from shared.errors import InputError
 from shared.models import SCHEMAS, Window
 from shared.sources import json_lines_parallel, raw_prefilter
 from shared.sources.fixture_files import Counter
-from shared.sources.fixtures import RowTaker, read_records
+from shared.sources.fixtures import RowTaker, read_records, take_all
 from shared.sources.json_lines_parallel import line_bounds, parallel_rows, worth_it
 from tests.sources.test_fixtures import SIGNIN, SUCCESS
 from tests.sources.test_json_lines import LINE_KINDS, _outcome, _reference_records
@@ -190,3 +191,34 @@ def test_the_fixture_sources_taker_keeps_and_counts_the_same_in_parallel(tmp_pat
     assert len(sequential) > 50
     assert (many.not_arrived, many.newest, counted_many.rows) == (one.not_arrived, one.newest, counted_one.rows)
     assert one.not_arrived > 0
+
+
+@dataclass
+class DiesInAWorker(RowTaker):
+    """The fixture source's taker, except that a worker taking a record dies on the spot (as one
+    killed for memory would); in the process that made it, it takes as usual."""
+
+    parent: int = 0
+
+    def take(self, where: str, raw: Mapping[str, Any]) -> Any:
+        if os.getpid() != self.parent:
+            os._exit(3)
+        return super().take(where, raw)
+
+
+def test_a_worker_that_dies_leaves_the_read_to_one_process_with_nothing_counted_twice(tmp_path: Path) -> None:
+    path = tmp_path / f"{TABLE}.jsonl"
+    path.write_text("".join(json.dumps(SIGNIN | {"N": n}) + "\n" for n in range(300)))
+    window = Window(datetime(2026, 11, 28, 9, tzinfo=UTC), datetime(2026, 11, 28, 10, tzinfo=UTC))
+    made: list[DiesInAWorker] = []
+
+    def new_taker() -> DiesInAWorker:
+        made.append(DiesInAWorker(path, SCHEMAS[TABLE], TABLE, window, is_rejected_mfa, None, parent=os.getpid()))
+        return made[-1]
+
+    rows, counter, taker = take_all(path, TABLE, raw_prefilter.SIGNIN_FILTER, new_taker, parallel_from=1)
+
+    assert len(made) == 2, "the parallel read was tried first, then one process read it all again"
+    assert taker is made[-1]
+    assert [row["UserPrincipalName"] for row in rows] == [SIGNIN["UserPrincipalName"]] * 300
+    assert counter.rows == 300
