@@ -9,6 +9,7 @@ hostile UPN or user id can change which page opens, never which site.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import uuid
 from dataclasses import dataclass
@@ -74,14 +75,17 @@ class PortalLinks:
         )
 
 
+@functools.cache
 def rule_query(cutoff: int) -> str:
-    """The rule's KQL with ``riskScoreCutoff`` set to ``cutoff``."""
+    """The rule's KQL with ``riskScoreCutoff`` set to ``cutoff`` (read once: a card is built many
+    times over while it is fitted to its size limit)."""
     text = RULE_QUERY_FILE.read_text(encoding="utf-8")
     if _CUTOFF_LINE not in text:
         raise ValueError(f"{RULE_QUERY_FILE.name} no longer starts with {_CUTOFF_LINE!r}")
     return text.replace(_CUTOFF_LINE, f"let riskScoreCutoff = {int(cutoff)};", 1)
 
 
+@functools.cache
 def compressed_query(query: str) -> str:
     """How the portal's shared query links carry a query: gzip, then base64."""
     return base64.b64encode(gzip.compress(query.encode("utf-8"), mtime=0)).decode("ascii")
