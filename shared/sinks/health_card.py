@@ -16,18 +16,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 from shared.health import HealthAlert
+from shared.sinks.shown import clip, health_facts
 from shared.sinks.teams_card import (
     CARD_VERSION,
     CONTENT_TYPE,
     MAX_MESSAGE_BYTES,
-    clip,
     delay_notice,
     message_body,
-    moment_text,
     rich_text,
     run,
     text_block,
-    window_text,
 )
 
 _MAX_SUMMARY: Final = 300
@@ -77,20 +75,6 @@ def _header(alert: HealthAlert) -> dict[str, Any]:
             text_block(clip(alert.summary, _MAX_SUMMARY), spacing="None"),
         ],
     }
-
-
-def health_facts(alert: HealthAlert) -> list[tuple[str, str]]:
-    """The facts of a health alert, (title, value), as every destination shows them (all our own text)."""
-    state = alert.state if alert.state == "cleared" else f"{alert.state} ({alert.level})"
-    facts = [
-        ("Condition", alert.condition),
-        ("State", state),
-        ("Since", moment_text(alert.since)),
-        ("Last seen", "none yet" if alert.last_seen is None else moment_text(alert.last_seen)),
-    ]
-    if alert.range is not None:
-        facts.append(("Range not evaluated", window_text(alert.range)))
-    return [*facts, ("Detected", moment_text(alert.detected_at)), ("Health id", alert.id)]
 
 
 def _facts(alert: HealthAlert) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from shared.errors import ConfigError, DeliveryError
 from shared.health import HealthAlert
 from shared.sinks import ticket_text
 from shared.sinks.jira_adf import description, health_document
+from shared.sinks.shown import flat
 from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class JiraSink:
         fields = {
             "project": {"key": self.project},
             "issuetype": {"name": self.issue_type},
-            "summary": ticket_text.flat(ticket_text.summary(alert, limit=255), 255),
+            "summary": flat(ticket_text.summary(alert, limit=255), 255),
             "description": description(alert, links=self._links),
             "labels": list(labels),
         }

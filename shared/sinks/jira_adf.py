@@ -26,11 +26,10 @@ from typing import Any, Final
 from shared.alert_links import Link, PortalLinks
 from shared.alert_view import Directory, Line, headline, lines
 from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, technique_url
-from shared.display import printable
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
-from shared.sinks.teams_card import clip, window_text
+from shared.sinks.shown import flat, window_text
 
 Node = dict[str, Any]
 
@@ -168,12 +167,12 @@ def _facts(alert: Alert) -> Node:
 def _line_item(line: Line, alert: Alert, *, links: PortalLinks) -> Node:
     # Few text nodes per line: each costs its JSON, and the JSON is what the limit counts.
     day = alert.window.start.date()
-    head: list[Node] = [plain(f"{_safe(line.user)} from {_safe(line.ip)}", limit=_MAX_VALUE * 3)]
+    head: list[Node] = [plain(f"{flat(line.user)} from {flat(line.ip)}", limit=_MAX_VALUE * 3)]
     if line.marks:
         # Marks are our own words ("VIP", "Sensitive", "Privileged role"), derived from the data.
         head += [words(" "), strong(f"[{', '.join(line.marks)}]")]
     times = f"first {_time(line.first, day)}, last {_time(line.last, day)} UTC"
-    head.append(plain(f" · UEBA score {_safe(line.score, 40)} · {times}", limit=_MAX_VALUE))
+    head.append(plain(f" · UEBA score {flat(line.score, 40)} · {times}", limit=_MAX_VALUE))
     details = [list_item(paragraph(_directory_text(record))) for record in line.directory]
     user_links = links.user_links(line)
     if user_links:
@@ -184,16 +183,11 @@ def _line_item(line: Line, alert: Alert, *, links: PortalLinks) -> Node:
 def _directory_text(record: Directory) -> Node:
     """One IdentityInfo record as one unmarked text node: its account as written and its fields."""
     fields = "; ".join(f"{label}: {_items_text(found)}" for label, found in record.fields)
-    return plain(f"Directory ({_safe(record.account_upn)}): {fields}", limit=_MAX_VALUE * 6)
-
-
-def _safe(value: object, limit: int = _MAX_VALUE) -> str:
-    """A value from the data as one escaped line of at most ``limit`` characters."""
-    return clip(printable(str(value)), limit)
+    return plain(f"Directory ({flat(record.account_upn)}): {fields}", limit=_MAX_VALUE * 6)
 
 
 def _items_text(found: Sequence[str]) -> str:
-    shown = ", ".join(_safe(item, _MAX_ITEM) for item in found[:_MAX_ITEMS])
+    shown = ", ".join(flat(item, _MAX_ITEM) for item in found[:_MAX_ITEMS])
     more = len(found) - _MAX_ITEMS
     return f"{shown} (+{more} more)" if more > 0 else shown
 
@@ -216,7 +210,7 @@ def _joined(nodes: list[Node], separator: str) -> list[Node]:
 
 def plain(value: object, *, limit: int = _MAX_VALUE) -> Node:
     """A value from the data: escaped, clipped, and never marked (no link, no formatting)."""
-    text = _safe(value, limit) if value is not None else ""
+    text = flat(value, limit) if value is not None else ""
     return {"type": "text", "text": text or _EMPTY}
 
 

@@ -6,7 +6,7 @@ resolves that key. ``payload.summary`` is ``ticket_text.summary`` (plain text: P
 in phone calls and SMS); everything an analyst needs is in ``custom_details``: the alert's facts and its
 lines (``shared.alert_view``), bounded so an event stays far below PagerDuty's 512 KB limit.
 
-Values from the data go into JSON strings through ``ticket_text.flat`` (control and bidirectional
+Values from the data go into JSON strings through ``shown.flat`` (control and bidirectional
 characters escaped, clipped): PagerDuty shows custom details as text, and a value cannot reorder what
 is shown around it. They never become a link: ``links`` carry only the fixed Microsoft portal URLs of
 ``shared.alert_links``, with the user as plain text.
@@ -24,8 +24,8 @@ from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, 
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
-from shared.sinks.teams_card import window_text
-from shared.sinks.ticket_text import flat, summary
+from shared.sinks.shown import flat, window_text
+from shared.sinks.ticket_text import summary
 
 SOURCE: Final = "mfa-rejected"
 CLIENT: Final = "mfa-rejected"

@@ -9,7 +9,7 @@ is a record like a rule alert's (``correlation_id`` = the raise id); its clear b
 that record, in one PATCH with a marker in ``correlation_display``, so a redelivered clear finds the
 marker and notes nothing twice; a clear whose raise has no record gets a record of its own.
 
-Text is plain: the description's data values pass through ``ticket_text.flat`` (control characters
+Text is plain: the description's data values pass through ``shown.flat`` (control characters
 escaped). Work notes are a journal field, where ServiceNow interprets ``[code]`` markup, so a note
 holds our own words only, never a value from the data.
 """
@@ -30,7 +30,8 @@ from shared.errors import ConfigError, DeliveryError
 from shared.health import HealthAlert
 from shared.instants import format_instant
 from shared.sinks.servicenow_auth import BasicAuth, ClientCredentials, Credentials
-from shared.sinks.ticket_text import description, flat, summary
+from shared.sinks.shown import flat
+from shared.sinks.ticket_text import description, summary
 from shared.sinks.transport import HttpTransport, check_webhook_url, url_host
 
 logger = logging.getLogger(__name__)

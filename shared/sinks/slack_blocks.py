@@ -27,9 +27,7 @@ from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, 
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.serialise import json_text
-from shared.sinks.health_card import health_facts
-from shared.sinks.teams_card import clip, moment_text, window_text
-from shared.sinks.ticket_text import flat
+from shared.sinks.shown import clip, flat, health_facts, moment_text, window_text
 
 logger = logging.getLogger(__name__)
 

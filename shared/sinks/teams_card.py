@@ -29,9 +29,8 @@ from typing import Any, Final
 from shared.alert_links import Link, PortalLinks
 from shared.alert_view import Line, headline, lines
 from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, technique_url
-from shared.display import printable
-from shared.models import Window
 from shared.serialise import json_text
+from shared.sinks.shown import MAX_TEXT, flat, window_text
 
 CARD_VERSION: Final = "1.5"
 # Teams fails messages over ~28 KB; stay below it with room for what the Workflow adds around the card.
@@ -39,7 +38,7 @@ MAX_MESSAGE_BYTES: Final = 27_000
 CONTENT_TYPE: Final = "application/vnd.microsoft.card.adaptive"
 
 _SEVERITY_STYLE: Final = {"High": "attention", "Medium": "warning", "Low": "accent", "Informational": "default"}
-_MAX_TEXT: Final = 120
+_MAX_TEXT: Final = MAX_TEXT
 _MAX_ITEM: Final = 60
 _MAX_LIST_ITEMS: Final = 5
 _MAX_LIST: Final = (_MAX_ITEM + 2) * _MAX_LIST_ITEMS + 20  # a list's items, separators and "(+N more)"
@@ -249,38 +248,19 @@ def _line_details(line: Line, user_links: tuple[Link, ...]) -> dict[str, Any]:
 
 
 def _list_text(found: tuple[str, ...]) -> str:
-    shown = ", ".join(clip(printable(item), _MAX_ITEM) for item in found[:_MAX_LIST_ITEMS])
+    shown = ", ".join(flat(item, _MAX_ITEM) for item in found[:_MAX_LIST_ITEMS])
     more = len(found) - _MAX_LIST_ITEMS
     return f"{shown} (+{more} more)" if more > 0 else shown
-
-
-def moment_text(moment: datetime) -> str:
-    """``2026-11-28 10:05:30 UTC``: a time as every destination shows it to a person."""
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
-
-
-def window_text(window: Window) -> str:
-    """``2026-11-28 09:00–10:00 UTC``, or with both dates when the range spans midnight."""
-    start, end = window.start, window.end
-    if start.date() == end.date():
-        return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
-    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
 
 
 def _time_text(moment: datetime, day: date) -> str:
     return f"{moment:%H:%M:%S}" if moment.date() == day else f"{moment:%m-%d %H:%M:%S}"
 
 
-def clip(text: Any, limit: int = _MAX_TEXT) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def inert(value: Any, limit: int = _MAX_TEXT) -> str:
     """A value from the data as TextRun text: one line, clipped, with no date/time function and no
     ``scheme://`` a client could act on (an invisible joiner breaks them; the value reads the same)."""
-    text = clip(printable(str(value)), limit)
+    text = flat(value, limit)
     for found, broken in _BROKEN:
         text = text.replace(found, broken)
     return text

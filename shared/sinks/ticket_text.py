@@ -9,28 +9,19 @@ does for a terminal), so a value cannot forge a line of the description or reord
 from __future__ import annotations
 
 from shared.alert_links import PortalLinks
-from shared.alert_view import headline, lines
+from shared.alert_view import counts, headline, lines
 from shared.alerts import TACTIC_NAMES, describe_delay, technique_url
-from shared.display import printable
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
-from shared.sinks.health_card import health_facts
-from shared.sinks.teams_card import clip, window_text
-
-
-def flat(value: object, limit: int = 200) -> str:
-    """A value from the data as one safe line, clipped to ``limit`` characters."""
-    return clip(printable(str(value)), limit)
+from shared.sinks.shown import clip, flat, health_facts, window_text
 
 
 def summary(alert: Deliverable, *, limit: int = 255) -> str:
     """One line naming the alert: ``MFA Rejected by User: 2 users from 3 IP addresses (window)``."""
     if isinstance(alert, HealthAlert):
         return clip(f"{alert.title}: {alert.summary}", limit)
-    line_list = lines(alert)
-    users = len({line.user for line in line_list})
-    ips = len({line.ip for line in line_list})
+    users, ips = counts(alert)
     late = " (late data)" if alert.late is not None else ""
     text = (
         f"{alert.rule.name}: {users} user{'s' if users != 1 else ''} from {ips} IP address{'es' if ips != 1 else ''}"

@@ -30,7 +30,8 @@ from shared.sinks.pagerduty_event import (
     event_for,
     severity_of,
 )
-from shared.sinks.ticket_text import flat, summary
+from shared.sinks.shown import flat
+from shared.sinks.ticket_text import summary
 from shared.sinks.transport import HttpTransport, url_host
 from tests.sinks.health_alerts import every_health_alert, health_alert
 from tests.sinks.hostile_rows import EVIL, HOSTILE_VALUES, hostile_alert
