@@ -20,10 +20,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.sinks.loopback import LoopbackServer
 
 _CLAUSE = re.compile(r'\s*(project|labels)\s*=\s*"((?:[^"\\]|\\.)*)"\s*')
 _ISSUE_PATH = re.compile(r"/rest/api/3/issue/([A-Z][A-Z0-9_]*-\d+)(/comment)?")
@@ -66,7 +67,7 @@ class JiraError(Exception):
         self.body = {"errorMessages": messages or [], "errors": errors or {}}
 
 
-class JiraServer:
+class JiraServer(LoopbackServer):
     def __init__(
         self,
         *,
@@ -80,15 +81,11 @@ class JiraServer:
         self.requests: list[Request] = []
         self._faults: list[tuple[Fault, str, str]] = []
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def authorization(self) -> str:
@@ -108,15 +105,6 @@ class JiraServer:
 
     def requests_to(self, method: str, path_start: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and r.path.startswith(path_start)]
-
-    def __enter__(self) -> JiraServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
 
     # What Jira does with each request; JiraError is its error answer.
 

@@ -39,9 +39,10 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.sinks.loopback import LoopbackServer
 
 PATH = "/v2/enqueue"
 MAX_BODY_BYTES = 512 * 1024
@@ -76,7 +77,7 @@ class _Scripted:
     process: bool = False
 
 
-class PagerDutyServer:
+class PagerDutyServer(LoopbackServer):
     def __init__(self, *, routing_key: str) -> None:
         self.routing_key = routing_key
         self.incidents: dict[str, Incident] = {}
@@ -84,15 +85,11 @@ class PagerDutyServer:
         self.requests: list[Request] = []
         self._script: list[_Scripted] = []
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{PATH}"
+        return self.origin + PATH
 
     def answer_next(self, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
         """The next ``times`` requests get ``status`` (with ``Retry-After`` if given); nothing is processed."""
@@ -103,18 +100,6 @@ class PagerDutyServer:
         """The next ``times`` requests get no answer until the server closes; ``process``: take the event first."""
         with self._lock:
             self._script += [_Scripted(None, process=process)] * times
-
-    def __enter__(self) -> PagerDutyServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self._released.set()  # hung handlers return at once
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def handle(self, request: Request) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         """(status, answer, headers) for ``request``, or None to hang. Called by the handler thread."""

@@ -12,8 +12,9 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.sinks.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,11 @@ class Received:
     body: bytes
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     def __init__(self, replies: Iterable[Reply] = (), *, default: Reply | None = None) -> None:
         self._replies = list(replies)
         self._default = default or Reply(status=202)
         self._lock = threading.Lock()
-        self._released = threading.Event()
         self.requests: list[Received] = []
         receiver = self
 
@@ -75,26 +75,11 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output clean
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(Handler)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     def url(self, path: str = "/hook") -> str:
         return self.base_url + path
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

@@ -21,10 +21,11 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.sinks.loopback import LoopbackServer
 
 NOT_AUTHENTICATED = {
     "error": {"message": "User Not Authenticated", "detail": "Required to provide Auth information"},
@@ -60,7 +61,7 @@ class Seen:
         return {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
 
 
-class ServiceNowServer:
+class ServiceNowServer(LoopbackServer):
     def __init__(
         self,
         *,
@@ -83,15 +84,11 @@ class ServiceNowServer:
         self._valid_tokens: set[str] = set()
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     def fail(self, *faults: Fault) -> None:
         with self._lock:
@@ -104,18 +101,6 @@ class ServiceNowServer:
 
     def of(self, method: str, path_part: str = "/api/now/table/") -> list[Seen]:
         return [r for r in self.requests if r.method == method and path_part in r.path]
-
-    def __enter__(self) -> ServiceNowServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
 
     # What the handler calls, under the lock ------------------------------------------------------
 
