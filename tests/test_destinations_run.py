@@ -25,7 +25,7 @@ from tests.sinks.servicenow_server import ServiceNowServer
 from tests.sinks.test_jira_adf import assert_valid_adf, hrefs
 from tests.sinks.test_pagerduty import assert_valid as assert_valid_pagerduty_event
 from tests.sinks.test_slack_blocks import assert_within_slack_limits, mrkdwn_texts, validate_with_slack_sdk
-from tests.sinks.test_teams import validate_with_adaptivecards
+from tests.sinks.test_teams import markdown_texts, validate_with_adaptivecards
 from tests.sources.test_fixtures import BEHAVIOR, IDENTITY, SIGNIN, write_tables
 from tests.test_cli import call
 
@@ -173,7 +173,7 @@ def test_every_message_is_valid_by_the_vendors_schema_and_no_data_value_is_a_lin
         assert result["events"] == [], result
     for message in teams.values():
         assert all(url.startswith(OUR_SITES) for url in _urls(message)), "a URL from the data in a Teams card"
-        assert all(EVIL not in text for text in _markdown_texts(message))
+        assert all(EVIL not in text for text in markdown_texts(message))
 
     for request in destinations.slack.requests:
         message = json.loads(request.body)
@@ -215,20 +215,4 @@ def _urls(node: Any) -> list[str]:
     elif isinstance(node, list):
         for item in node:
             found += _urls(item)
-    return found
-
-
-def _markdown_texts(node: Any) -> list[str]:
-    """Every string Teams renders as Markdown: TextBlock texts and FactSet values."""
-    found: list[str] = []
-    if isinstance(node, dict):
-        if node.get("type") == "TextBlock":
-            found.append(node["text"])
-        if node.get("type") == "FactSet":
-            found += [fact["value"] for fact in node["facts"]]
-        for value in node.values():
-            found += _markdown_texts(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _markdown_texts(item)
     return found
