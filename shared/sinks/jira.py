@@ -29,6 +29,7 @@ from shared.alert_links import PortalLinks
 from shared.documents import Deliverable
 from shared.errors import ConfigError, DeliveryError
 from shared.health import HealthAlert
+from shared.serialise import json_text
 from shared.sinks import ticket_text
 from shared.sinks.jira_adf import description, health_document
 from shared.sinks.shown import flat
@@ -188,7 +189,7 @@ class JiraSink:
         answer = self._transport.request(
             method,
             f"{self._base}/rest/api/3{path}",
-            body=None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            body=None if body is None else json_text(body).encode("utf-8"),
             headers=self._headers,
             label=self._label,
             secrets=self._secrets,

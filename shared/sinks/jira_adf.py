@@ -18,7 +18,6 @@ compact JSON and fits either way, with as many lines as fit and "… and N more"
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -29,6 +28,7 @@ from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, 
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
+from shared.serialise import json_text
 from shared.sinks.shown import flat, window_text
 
 Node = dict[str, Any]
@@ -51,7 +51,7 @@ def description(
 
 def document_size(document: Node) -> int:
     """Characters of ``document`` as compact JSON: what is measured against the limit."""
-    return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+    return len(json_text(document, separators=(",", ":")))
 
 
 def rule_document(alert: Alert, *, links: PortalLinks, max_chars: int = MAX_DESCRIPTION_CHARS) -> Node:

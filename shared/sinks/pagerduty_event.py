@@ -14,7 +14,6 @@ is shown around it. They never become a link: ``links`` carry only the fixed Mic
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Final
 
@@ -24,6 +23,7 @@ from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, 
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
+from shared.serialise import json_text
 from shared.sinks.shown import flat, window_text
 from shared.sinks.ticket_text import summary
 
@@ -65,7 +65,7 @@ def event_for(alert: Deliverable, *, routing_key: str, links: PortalLinks) -> di
 
 def event_body(event: dict[str, Any]) -> bytes:
     """The request body: compact UTF-8 JSON (PagerDuty counts bytes against its limit)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json_text(event, separators=(",", ":")).encode("utf-8")
 
 
 def severity_of(rule_severity: str) -> str:

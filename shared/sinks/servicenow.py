@@ -29,6 +29,7 @@ from shared.documents import Deliverable
 from shared.errors import ConfigError, DeliveryError
 from shared.health import HealthAlert
 from shared.instants import format_instant
+from shared.serialise import json_text
 from shared.sinks.servicenow_auth import BasicAuth, ClientCredentials, Credentials
 from shared.sinks.shown import flat
 from shared.sinks.ticket_text import description, summary
@@ -287,4 +288,4 @@ def servicenow_message(text: str) -> str:
 
 
 def _json(fields: dict[str, str]) -> bytes:
-    return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+    return json_text(fields).encode("utf-8")
