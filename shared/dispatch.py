@@ -41,6 +41,14 @@ logger = logging.getLogger(__name__)
 # How long a claimed outbox item is ours before another run may try it (a crashed sender's items
 # come due again after this). It must outlast the longest delivery (checked in OutboxDispatcher).
 DELIVERY_LEASE: Final = timedelta(minutes=10)
+
+
+def lease_for(longest_delivery: timedelta) -> timedelta:
+    """The lease for sinks whose delivery takes at most ``longest_delivery``: ``DELIVERY_LEASE``, or
+    twice the longest delivery when that is longer (slow deadlines times several requests)."""
+    return max(DELIVERY_LEASE, 2 * longest_delivery)
+
+
 # Backoff between delivery attempts across runs: 2, 4, 8 ... minutes, at most an hour, +-20 % jitter.
 FIRST_RETRY: Final = timedelta(minutes=2)
 MAX_RETRY: Final = timedelta(hours=1)

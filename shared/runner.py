@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.dispatch import UNROUTED, OutboxDispatcher
+from shared.dispatch import UNROUTED, OutboxDispatcher, lease_for
 from shared.errors import MfaRejectedError, describe
 from shared.health_conditions import changes, current_health
 from shared.instants import format_instant
@@ -71,6 +71,7 @@ class Runner:
             max_attempts=self.settings.max_delivery_attempts,
             late_after=self.settings.max_catchup,
             redact=self.redact,
+            lease=lease_for(self.longest_delivery),
             longest_delivery=self.longest_delivery,
             jitter=self.jitter,
         )

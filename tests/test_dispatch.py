@@ -9,15 +9,18 @@ import json
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from standardwebhooks import Webhook
 
 from shared.alerts import Alert
-from shared.dispatch import OutboxDispatcher
+from shared.dispatch import DELIVERY_LEASE, OutboxDispatcher, lease_for
 from shared.errors import DeliveryError
 from shared.health import HealthAlert
+from shared.job import assembled
 from shared.redaction import Redactor
+from shared.settings import load_settings
 from shared.sinks import ConsoleSink, TeamsSink, WebhookSink
 from shared.sinks.base import Sink
 from shared.sinks.transport import HttpTransport
@@ -229,6 +232,18 @@ def test_an_alert_on_time_is_not_marked(store: StateStore) -> None:
 def test_the_lease_must_outlast_the_longest_delivery(store: StateStore) -> None:
     with pytest.raises(ValueError, match="must outlast a delivery"):
         dispatcher(store, [], lease=timedelta(seconds=30), longest_delivery=timedelta(seconds=30))
+
+
+def test_the_lease_grows_with_the_slowest_deliveries_the_settings_allow(tmp_path: Path) -> None:
+    """MFA_HTTP_TIMEOUT at its most (120 s) times the most requests a delivery makes (5) is ten
+    minutes: the run still starts, its lease twice that."""
+    assert lease_for(timedelta(seconds=50)) == DELIVERY_LEASE
+    assert lease_for(timedelta(seconds=600)) == timedelta(minutes=20)
+    settings = load_settings(MFA_HTTP_TIMEOUT=120, MFA_CONSOLE=True, MFA_STATE=str(tmp_path / "s.sqlite3"))
+
+    with assembled(settings, now=DETECTED_AT) as runner:
+        assert runner.dispatcher.lease == timedelta(minutes=20)
+        assert runner.dispatcher.lease > runner.dispatcher.longest_delivery == timedelta(minutes=10)
 
 
 @pytest.mark.parametrize("names", [["console", "console"], ["unrouted"]])

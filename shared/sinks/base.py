@@ -8,8 +8,10 @@ from shared.documents import Deliverable
 
 # A ticketing sink looks before it creates, and a clear may comment and label: no sink sends more
 # requests than this for one delivery, each bounded by the transport's deadline (the outbox lease
-# must outlast them all).
-MAX_REQUESTS_PER_DELIVERY: Final = 4
+# must outlast them all). The most: a Jira clear (its own label searched, its raise's issue
+# searched, the comments read, a comment, a label) and a ServiceNow delivery whose OAuth token is
+# refused once (token, look-up, new token, look-up again, create).
+MAX_REQUESTS_PER_DELIVERY: Final = 5
 
 
 @runtime_checkable

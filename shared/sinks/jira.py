@@ -138,7 +138,7 @@ class JiraSink:
             return
         raised = self.find_issue(issue_label(alert.raise_id))
         if raised is None:  # the raise was never delivered here: the clear gets an issue of its own
-            self._ensure_issue(alert, labels=(LABEL, HEALTH_LABEL, own))
+            self._create(alert, labels=(LABEL, HEALTH_LABEL, own))  # its own label was searched just above
             return
         if self._has_comment(raised, alert.id):
             logger.info("%s: clear %s already commented on %s; labelling it", self._label, alert.id, raised)
