@@ -194,17 +194,17 @@ class ServiceNowSink:
                     retry=retry,
                 )
             except DeliveryError as error:
-                status = status_of(error)
-                if status == 401 and authorization.cached:
+                if error.status == 401 and authorization.cached:
                     logger.info("%s: the cached OAuth token was refused; getting a new one", self._label)
                     self._auth.forget()
                     continue
-                raise self._explained(error, status, action=action) from None
+                raise self._explained(error, action=action) from None
             return answer.json(label=self._label)
 
-    def _explained(self, error: DeliveryError, status: int | None, *, action: str) -> DeliveryError:
+    def _explained(self, error: DeliveryError, *, action: str) -> DeliveryError:
         """``error`` with what to check, ServiceNow's own message in place of its JSON, and any control
         character a server sent escaped."""
+        status = error.status
         text = servicenow_message(str(error))
         if status == 401:
             text += f"; {self._auth.hint}"
@@ -264,11 +264,6 @@ def fit(text: str, limit: int) -> str:
     note = "\n… (cut: a ServiceNow description holds at most 4000 characters)"
     head = text[: limit - len(note)]
     return head[: head.rfind("\n")] + note if "\n" in head else head + note
-
-
-def status_of(error: DeliveryError) -> int | None:
-    """The HTTP status the instance answered, if it answered one."""
-    return error.status
 
 
 def servicenow_message(text: str) -> str:
