@@ -2,6 +2,9 @@
 
 ``open_state(settings)`` picks the store: an SQLite file (``MFA_STATE`` is its path, the local
 default) or an Azure Table (``MFA_STATE=table``, in the function's storage account).
+``open_state(settings, scope=S)`` opens the state of one stream (a workspace GUID), apart from every
+other: the file ``scoped_path(path, S)`` beside the configured one, or the same table's partitions
+``S.checkpoint``, ``S.outbox``, ...
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from shared.state.base import (
     NewItem,
     Outbox,
     OutboxItem,
+    RunNote,
     SkippedRange,
     StateStorageError,
     StateStore,
     Status,
     SuppressionLog,
+    check_scope,
 )
 from shared.state.sqlite import SqliteStateStore
 
@@ -33,6 +38,7 @@ __all__ = [
     "NewItem",
     "Outbox",
     "OutboxItem",
+    "RunNote",
     "SkippedRange",
     "SqliteStateStore",
     "StateStorageError",
@@ -40,15 +46,30 @@ __all__ = [
     "Status",
     "SuppressionLog",
     "open_state",
+    "scoped_path",
 ]
 
 
-def open_state(settings: Settings) -> StateStore:
+def scoped_path(path: Path, scope: str | None) -> Path:
+    """The SQLite file of ``scope``'s state: ``state/mfa-rejected.sqlite3`` -> ``state/mfa-rejected.<scope>.sqlite3``.
+
+    None is ``path`` itself (the unscoped state, as before scopes existed). ValueError for a scope
+    ``SCOPE_PATTERN`` refuses; a scope holds no '.', so no two scopes, nor a scope and ``path``, share a file.
+    """
+    if check_scope(scope) is None:
+        return path
+    return path.with_name(f"{path.stem}.{scope}{path.suffix}")
+
+
+def open_state(settings: Settings, *, scope: str | None = None) -> StateStore:
     """The configured store, ready to use (SQLite file and schema, or Azure table, created if absent).
 
-    Raises ``ConfigError`` for unusable settings and ``StateStorageError`` when the Azure table
+    ``scope`` (a workspace GUID, ``SCOPE_PATTERN``) opens that stream's own state; None the unscoped
+    state, exactly where it always was. Raises ``ValueError`` for a bad scope (before anything is
+    opened), ``ConfigError`` for unusable settings and ``StateStorageError`` when the Azure table
     cannot be reached. Close the store when done.
     """
+    check_scope(scope)
     if settings.uses_table_state:
         # Imported here so the local SQLite path does not load the Azure SDK.
         from shared.state.table_client import check_table_name, table_service_from_settings  # noqa: PLC0415
@@ -58,8 +79,8 @@ def open_state(settings: Settings) -> StateStore:
         service = table_service_from_settings(settings)
         # A credential made from the settings is ours to close; a shared key is not closeable.
         owned = [service.credential] if hasattr(service.credential, "close") else []
-        return TableStateStore.from_service(service, settings.state_table, close_also=owned)
-    path = Path(settings.state)
+        return TableStateStore.from_service(service, settings.state_table, close_also=owned, scope=scope)
+    path = scoped_path(Path(settings.state), scope)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

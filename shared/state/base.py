@@ -15,6 +15,9 @@ Every store keeps the same promises (tests/state/test_store_contract.py runs one
 - any ``str`` can be stored as error or reason text (``storable_text``), with the same result in
   every store.
 
+A store holds one stream's state; a scope (``SCOPE_PATTERN``, a workspace GUID) gives each stream a
+state of its own, apart from every other scope's and from the unscoped one.
+
 The protocol is three by job (``Checkpoints``, ``Outbox``, ``SuppressionLog``), so code that needs one
 job can say so; ``StateStore`` is all three. How values are stored and read back is in
 ``shared.state.stored``; the argument checks both stores make, in ``shared.state.preconditions``.
@@ -40,6 +43,11 @@ STATUSES: Final[tuple[str, ...]] = get_args(Status)
 # A sink name has no ':' so "<alert_id>:<sink>" is unambiguous.
 ALERT_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 SINK_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
+
+# A scope names one stream's state (a Log Analytics workspace GUID, as lower-case canonical text). It
+# becomes part of a file name and of Table PartitionKeys, so only characters safe in both; no '.', so
+# "<scope>.<partition>" can never equal another scope's partition or an unscoped one.
+SCOPE_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 # Error texts come from sinks (HTTP status lines, exception messages); an outbox item keeps the
 # start of the latest one, which is what a person needs, and bounded so a table entity stays small.
@@ -103,6 +111,17 @@ class SkippedRange:
     recorded_at: datetime
 
 
+@dataclass(frozen=True)
+class RunNote:
+    """How the stream's runs went: the latest run (``error`` "" if it succeeded) and the latest failure
+    (``failed_at`` None and ``failure`` "" if no run ever failed), kept after later successes."""
+
+    at: datetime
+    error: str
+    failed_at: datetime | None
+    failure: str
+
+
 # The default for ``alerted``: nothing to record. Read-only, so no call can change it for the next.
 NO_ALERTED: Final[Mapping[str, datetime]] = MappingProxyType({})
 
@@ -140,6 +159,15 @@ class Checkpoints(Protocol):
 
     def skipped(self) -> list[SkippedRange]:
         """Every skipped range, by start then end."""
+        ...
+
+    def record_run(self, *, at: datetime, error: str) -> None:
+        """Record that a run of this stream finished at ``at``: ``error`` "" for success, else its text
+        (kept as ``storable_text`` makes it). Merged into the stored note as ``next_run_note`` says."""
+        ...
+
+    def last_run(self) -> RunNote | None:
+        """The run note, or None before the first ``record_run``."""
         ...
 
 
@@ -223,6 +251,28 @@ def utc(value: datetime, *, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware (UTC), got naive {value.isoformat()}")
     return value.astimezone(UTC)
+
+
+def check_scope(scope: str | None) -> str | None:
+    """``scope`` if it can name a stream's state (None: the one unscoped state); ValueError otherwise."""
+    if scope is not None and not (isinstance(scope, str) and SCOPE_PATTERN.fullmatch(scope)):
+        raise ValueError(f"state scope must match {SCOPE_PATTERN.pattern} (a workspace GUID), got {scope!r}")
+    return scope
+
+
+def next_run_note(stored: RunNote | None, *, at: datetime, error: str) -> RunNote:
+    """``stored`` with a run at ``at`` recorded (``at`` aware UTC, ``error`` already storable).
+
+    Runners record out of order (two overlapping runs, a slow one finishing last), so each half keeps
+    the later time: the latest run by ``at``, the latest failure by ``failed_at``. A record at the same
+    time as the stored one replaces it.
+    """
+    if stored is None:
+        return RunNote(at=at, error=error, failed_at=at if error else None, failure=error)
+    at_, error_ = (at, error) if at >= stored.at else (stored.at, stored.error)
+    newer_failure = bool(error) and (stored.failed_at is None or at >= stored.failed_at)
+    failed_at, failure = (at, error) if newer_failure else (stored.failed_at, stored.failure)
+    return RunNote(at=at_, error=error_, failed_at=failed_at, failure=failure)
 
 
 def outbox_row_name(alert_id: object, sink: object) -> str:

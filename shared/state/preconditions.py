@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from shared.state.base import ALERT_ID_PATTERN, SINK_PATTERN, STATUSES, Checkpoint, NewItem, utc
-from shared.state.stored import SURROGATES
+from shared.state.base import (
+    ALERT_ID_PATTERN,
+    MAX_ERROR_CHARS,
+    SINK_PATTERN,
+    STATUSES,
+    Checkpoint,
+    NewItem,
+    utc,
+)
+from shared.state.stored import SURROGATES, storable_text
 
 
 def check_new_item(item: NewItem) -> None:
@@ -90,3 +98,8 @@ def check_limit(limit: int) -> None:
 def check_lease(lease: timedelta) -> None:
     if lease <= timedelta(0):
         raise ValueError(f"lease must be positive, got {lease}")
+
+
+def check_run(*, at: datetime, error: str) -> tuple[datetime, str]:
+    """A finished run's time as aware UTC and its error as ``storable_text`` keeps it ("" = success)."""
+    return utc(at, name="at"), storable_text(error, limit=MAX_ERROR_CHARS)

@@ -30,6 +30,7 @@ from shared.state.base import (
     Checkpoint,
     NewItem,
     OutboxItem,
+    RunNote,
     SkippedRange,
     StateStorageError,
     Status,
@@ -46,6 +47,7 @@ from shared.state.preconditions import (
     check_lease,
     check_limit,
     check_new_items,
+    check_run,
     check_status,
     check_window_end,
 )
@@ -58,7 +60,9 @@ from shared.state.sqlite_rows import (
     insert_absent,
     read_checkpoint,
     read_item,
+    read_run_note,
     read_skipped,
+    record_run_note,
     remember,
     version_of,
 )
@@ -72,7 +76,9 @@ _IDS_PER_STATEMENT: Final = 500
 
 
 class SqliteStateStore:
-    """``StateStore`` in the SQLite file ``path`` (parent directories and schema created on open)."""
+    """``StateStore`` in the SQLite file ``path`` (parent directories and schema created on open, an
+    older schema brought up to date). One file holds one stream's state: a scope is a file of its own
+    (``shared.state.scoped_path``)."""
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
@@ -237,6 +243,15 @@ class SqliteStateStore:
                 "SELECT range_start, range_end, reason, recorded_at FROM skipped ORDER BY range_start, range_end"
             ).fetchall()
         return [read_skipped(row, path=self.path) for row in rows]
+
+    def record_run(self, *, at: datetime, error: str) -> None:
+        at, error = check_run(at=at, error=error)
+        with self._transaction("recording the run note") as connection:
+            record_run_note(connection, at=at, error=error, path=self.path)
+
+    def last_run(self) -> RunNote | None:
+        with self._connection("reading the run note") as connection:
+            return read_run_note(connection, path=self.path)
 
     def last_alerted(self, key: str) -> datetime | None:
         check_key(key)

@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Final
 
 from shared.display import shown
-from shared.state.base import Checkpoint, NewItem, OutboxItem, SkippedRange, outbox_row_name
-from shared.state.stored import StoredRow, suppression_row_name, to_text
+from shared.state.base import (
+    Checkpoint,
+    NewItem,
+    OutboxItem,
+    RunNote,
+    SkippedRange,
+    next_run_note,
+    outbox_row_name,
+)
+from shared.state.stored import RUN_NOTE_ROW, StoredRow, suppression_row_name, to_text
 
 OUTBOX_COLUMNS: Final = (
     "alert_id, sink, payload, created_at, status, attempts, next_attempt_at, last_error, delivered_at, "
@@ -64,6 +72,38 @@ def read_skipped(row: tuple, *, path: Path) -> SkippedRange:
         end=stored.time("range_end", end),
         reason=stored.text("reason", reason),
         recorded_at=stored.time("recorded_at", recorded),
+    )
+
+
+def read_run_note(connection: sqlite3.Connection, *, path: Path) -> RunNote | None:
+    row = connection.execute("SELECT run_at, error, failed_at, failure FROM run_note WHERE id = 1").fetchone()
+    if row is None:
+        return None
+    stored = stored_row(path, RUN_NOTE_ROW)
+    return RunNote(
+        at=stored.time("run_at", row[0]),
+        error=stored.text("error", row[1]),
+        failed_at=stored.optional_time("failed_at", row[2]),
+        failure=stored.text("failure", row[3]),
+    )
+
+
+def record_run_note(connection: sqlite3.Connection, *, at: datetime, error: str, path: Path) -> None:
+    """Merge a run (checked by ``check_run``) into the note; call inside a write transaction.
+
+    The stored note is read in full first: a damaged one stops the write rather than being replaced.
+    """
+    note = next_run_note(read_run_note(connection, path=path), at=at, error=error)
+    connection.execute(
+        "INSERT INTO run_note (id, run_at, error, failed_at, failure) VALUES (1, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET run_at = excluded.run_at, error = excluded.error, "
+        "failed_at = excluded.failed_at, failure = excluded.failure",
+        (
+            to_text(note.at, name="at"),
+            note.error,
+            None if note.failed_at is None else to_text(note.failed_at, name="failed_at"),
+            note.failure,
+        ),
     )
 
 

@@ -2,7 +2,10 @@
 
 ``PRAGMA user_version`` records the schema (``SCHEMA_VERSION``). A file that is not an SQLite database,
 was written by a newer release, or holds tables that are not this product's is refused before anything
-is written to it.
+is written to it. An older file is brought up to date in place: every statement of the schema is
+``IF NOT EXISTS``, so running it over an older file only adds what that file lacks.
+
+Versions: 1, the checkpoint, outbox, skipped ranges and suppression; 2 adds ``run_note``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from shared.state.base import StateStorageError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS checkpoint (
@@ -50,9 +53,17 @@ CREATE TABLE IF NOT EXISTS suppression (
     key TEXT PRIMARY KEY,
     alerted_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS run_note (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    run_at TEXT NOT NULL,
+    error TEXT NOT NULL,
+    failed_at TEXT,
+    failure TEXT NOT NULL
+);
 """
 
-_TABLES: Final = frozenset({"checkpoint", "outbox", "skipped", "suppression"})
+# Every table any version of the schema has: an older file holds some of them, and none other.
+_TABLES: Final = frozenset({"checkpoint", "outbox", "skipped", "suppression", "run_note"})
 
 
 def check_version(found: int, *, path: Path) -> None:
@@ -78,13 +89,14 @@ def prepare_file(connection: sqlite3.Connection, *, path: Path) -> None:
 
 
 def create_schema(connection: sqlite3.Connection, *, path: Path) -> None:
-    """Create the tables unless this schema is recorded already; run inside a write transaction."""
+    """Create the tables, or add those an older version lacks, unless this schema is recorded already;
+    run inside a write transaction (so a failure leaves the file at the version it had)."""
     found = connection.execute("PRAGMA user_version").fetchone()[0]
     check_version(found, path=path)  # another process may have opened it meanwhile
     if found >= SCHEMA_VERSION:
         return
-    # Version 0 is a new file, or this same schema written by a release that did not record
-    # its version; anything else in it is not ours to add to.
+    # Version 0 is a new file, or this same schema written by a release that did not record its
+    # version; an older version is ours, with fewer tables. Anything else in it is not ours to add to.
     tables = connection.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
     ).fetchall()

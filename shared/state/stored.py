@@ -97,6 +97,10 @@ class StoredRow:
         raise self.damaged(field, value, " or ".join(STATUSES))
 
 
+# How messages name the run note (``record_run``), in every store.
+RUN_NOTE_ROW: Final = "the run note"
+
+
 def suppression_row_name(key: str) -> str:
     """How messages name the suppression row of ``key`` (the same words in every store)."""
     return f"suppression row for key {shown(key)}"

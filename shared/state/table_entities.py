@@ -1,12 +1,16 @@
 """Entities of the Azure Table state: their keys, how each is written, and reading one back.
 
-Layout, one table, four partitions:
+Layout, one table, five partitions per stream (``Partitions``):
 
     PartitionKey  RowKey                          what
     checkpoint    checkpoint                      window_end
     outbox        <alert_id>:<sink>               one item per alert and sink (payload in parts)
     skipped       <start>_<end>                   a range beyond the catch-up bound
     suppression   sha256(key)                     last alert time for a user + IP key
+    run           last                            the run note: the latest run and the latest failure
+
+A scoped stream's partitions are the same names after "<scope>." (``S.checkpoint``, ``S.outbox``, ...);
+the unscoped stream keeps the bare names, so a table written before scopes existed reads as it was.
 
 Times are stored as fixed-width ISO 8601 text: exact to the microsecond, and comparable with
 ``le`` in a filter. Strings over 64 KiB cannot be stored in one property, so payloads are split.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,16 +33,35 @@ from shared.state.base import (
     Checkpoint,
     NewItem,
     OutboxItem,
+    RunNote,
     SkippedRange,
     StateStorageError,
+    check_scope,
     outbox_row_name,
 )
-from shared.state.stored import MISSING, StoredRow, storable_text, suppression_row_name, to_text
+from shared.state.stored import MISSING, RUN_NOTE_ROW, StoredRow, storable_text, suppression_row_name, to_text
 
-CHECKPOINT: Final = "checkpoint"
-OUTBOX: Final = "outbox"
-SKIPPED: Final = "skipped"
-SUPPRESSION: Final = "suppression"
+CHECKPOINT_ROW: Final = "checkpoint"
+RUN_NOTE_KEY: Final = "last"
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """The PartitionKeys of one stream's state: the bare names, or each after "<scope>."."""
+
+    checkpoint: str = "checkpoint"
+    outbox: str = "outbox"
+    skipped: str = "skipped"
+    suppression: str = "suppression"
+    run: str = "run"
+
+    @classmethod
+    def of(cls, scope: str | None) -> Partitions:
+        """The partitions of ``scope`` (None: unscoped); ValueError for a scope ``SCOPE_PATTERN`` refuses."""
+        if check_scope(scope) is None:
+            return cls()
+        return cls(**{name: f"{scope}.{bare}" for name, bare in vars(cls()).items()})
+
 
 # A string property holds at most 64 KiB of UTF-16; an entity at most 1 MiB in all.
 _PART_UNITS: Final = 32_000
@@ -79,7 +103,7 @@ def split_payload(payload: str) -> list[str]:
     return parts
 
 
-def new_entity(item: NewItem, *, where: str) -> dict[str, Any]:
+def new_entity(item: NewItem, *, parts: Partitions, where: str) -> dict[str, Any]:
     """The outbox entity for a new item (checked by ``check_new_item``): pending, due at once."""
     size = len(item.payload.encode("utf-16-le", "surrogatepass"))
     if size > MAX_PAYLOAD_BYTES:
@@ -89,9 +113,9 @@ def new_entity(item: NewItem, *, where: str) -> dict[str, Any]:
             where=where,
         )
     created = to_text(item.created_at, name="created_at")
-    parts = split_payload(item.payload)
+    pieces = split_payload(item.payload)
     return {
-        "PartitionKey": OUTBOX,
+        "PartitionKey": parts.outbox,
         "RowKey": row_key(item.alert_id, item.sink),
         "alert_id": item.alert_id,
         "sink": item.sink,
@@ -102,19 +126,19 @@ def new_entity(item: NewItem, *, where: str) -> dict[str, Any]:
         "last_error": "",
         "delivered_at": "",
         "last_failed_at": "",
-        "payload_parts": len(parts),
-        **{f"payload_{index}": part for index, part in enumerate(parts)},
+        "payload_parts": len(pieces),
+        **{f"payload_{index}": piece for index, piece in enumerate(pieces)},
     }
 
 
-def checkpoint_entity(end: datetime) -> dict[str, Any]:
-    return {"PartitionKey": CHECKPOINT, "RowKey": CHECKPOINT, "window_end": to_text(end, name="window_end")}
+def checkpoint_entity(end: datetime, *, parts: Partitions) -> dict[str, Any]:
+    return {"PartitionKey": parts.checkpoint, "RowKey": CHECKPOINT_ROW, "window_end": to_text(end, name="window_end")}
 
 
-def skipped_entity(*, start: datetime, end: datetime, reason: str, at: datetime) -> dict[str, Any]:
+def skipped_entity(*, start: datetime, end: datetime, reason: str, at: datetime, parts: Partitions) -> dict[str, Any]:
     start_text, end_text = to_text(start, name="start"), to_text(end, name="end")
     return {
-        "PartitionKey": SKIPPED,
+        "PartitionKey": parts.skipped,
         "RowKey": f"{start_text}_{end_text}",
         "range_start": start_text,
         "range_end": end_text,
@@ -123,16 +147,29 @@ def skipped_entity(*, start: datetime, end: datetime, reason: str, at: datetime)
     }
 
 
-def suppression_entity(key: str, at: datetime) -> dict[str, Any]:
+def suppression_entity(key: str, at: datetime, *, parts: Partitions) -> dict[str, Any]:
     return {
-        "PartitionKey": SUPPRESSION,
+        "PartitionKey": parts.suppression,
         "RowKey": key_hash(key),
         "key": storable_text(key, limit=MAX_ERROR_CHARS),  # a copy for people; the RowKey hash is the key
         "alerted_at": to_text(at, name="alerted time"),
     }
 
 
-def stored_row(row: str, partition: str, row_key: str, *, where: str) -> StoredRow:
+def run_note_entity(note: RunNote, *, parts: Partitions) -> dict[str, Any]:
+    return {
+        "PartitionKey": parts.run,
+        "RowKey": RUN_NOTE_KEY,
+        "run_at": to_text(note.at, name="at"),
+        "error": note.error,
+        "failed_at": "" if note.failed_at is None else to_text(note.failed_at, name="failed_at"),
+        "failure": note.failure,
+    }
+
+
+def stored_row(row: str, entity: Mapping[str, Any], *, where: str) -> StoredRow:
+    # Named by the entity's own keys: exactly what a person looks up in the table, scope included.
+    partition, row_key = entity["PartitionKey"], entity["RowKey"]
     return StoredRow(
         place=f"state table {where}",
         where=where,
@@ -145,13 +182,13 @@ def stored_row(row: str, partition: str, row_key: str, *, where: str) -> StoredR
 
 
 def read_checkpoint(entity: Any, *, where: str) -> Checkpoint:
-    stored = stored_row("the checkpoint", CHECKPOINT, CHECKPOINT, where=where)
+    stored = stored_row("the checkpoint", entity, where=where)
     return Checkpoint(end=stored.time("window_end", field(entity, "window_end")), version=entity.metadata["etag"])
 
 
 def read_item(entity: Any, *, where: str) -> OutboxItem:
     key = entity["RowKey"]
-    stored = stored_row(outbox_row_name(*split_row_key(key)), OUTBOX, key, where=where)
+    stored = stored_row(outbox_row_name(*split_row_key(key)), entity, where=where)
     parts = stored.integer("payload_parts", field(entity, "payload_parts"))
     if parts < 1:  # every item is written with at least one part, "" for an empty payload
         raise stored.damaged("payload_parts", parts, "a positive integer")
@@ -173,7 +210,7 @@ def read_item(entity: Any, *, where: str) -> OutboxItem:
 def read_skipped(entity: Mapping[str, Any], *, where: str) -> SkippedRange:
     # The RowKey is "<start>_<end>" (time texts hold no "_"): name the row as SQLite does.
     start, _, end = entity["RowKey"].partition("_")
-    stored = stored_row(f"skipped range {shown(start)} to {shown(end)}", SKIPPED, entity["RowKey"], where=where)
+    stored = stored_row(f"skipped range {shown(start)} to {shown(end)}", entity, where=where)
     return SkippedRange(
         start=stored.time("range_start", field(entity, "range_start")),
         end=stored.time("range_end", field(entity, "range_end")),
@@ -183,5 +220,15 @@ def read_skipped(entity: Mapping[str, Any], *, where: str) -> SkippedRange:
 
 
 def read_alerted(entity: Mapping[str, Any], key: str, *, where: str) -> datetime:
-    stored = stored_row(suppression_row_name(key), SUPPRESSION, entity["RowKey"], where=where)
+    stored = stored_row(suppression_row_name(key), entity, where=where)
     return stored.time("alerted_at", field(entity, "alerted_at"))
+
+
+def read_run_note(entity: Mapping[str, Any], *, where: str) -> RunNote:
+    stored = stored_row(RUN_NOTE_ROW, entity, where=where)
+    return RunNote(
+        at=stored.time("run_at", field(entity, "run_at")),
+        error=stored.text("error", field(entity, "error")),
+        failed_at=stored.optional_time("failed_at", field(entity, "failed_at")),
+        failure=stored.text("failure", field(entity, "failure")),
+    )

@@ -1,6 +1,7 @@
 """The state in one Azure Table (the function's storage account, identity-based in Azure).
 
-The entities (one table, four partitions) are laid out in ``shared.state.table_entities``; the SDK's
+The entities (one table, five partitions per stream, a scope's after "<scope>.") are laid out in
+``shared.state.table_entities``; the SDK's
 errors are mapped in ``shared.state.table_errors``; the client is built from the settings in
 ``shared.state.table_client``.
 
@@ -37,6 +38,7 @@ from shared.state.base import (
     Checkpoint,
     NewItem,
     OutboxItem,
+    RunNote,
     SkippedRange,
     Status,
     conflict_message,
@@ -52,21 +54,22 @@ from shared.state.preconditions import (
     check_lease,
     check_limit,
     check_new_items,
+    check_run,
     check_status,
     check_window_end,
 )
 from shared.state.stored import storable_text, to_text
 from shared.state.table_client import check_table_name
 from shared.state.table_entities import (
-    CHECKPOINT,
-    OUTBOX,
-    SKIPPED,
-    SUPPRESSION,
+    CHECKPOINT_ROW,
+    RUN_NOTE_KEY,
+    Partitions,
     key_hash,
     new_entity,
     read_alerted,
     read_checkpoint,
     read_item,
+    read_run_note,
     read_skipped,
     row_key,
     skipped_entity,
@@ -79,15 +82,16 @@ from shared.state.table_writes import (
     merge,
     merge_if_unchanged,
     move_checkpoint,
+    record_run_note,
     remember_later,
+    requeue_one,
 )
 
 logger = logging.getLogger(__name__)
 
-# mark_delivered and requeue re-read and retry when the item moved under them; each retry follows
-# a real change by another runner, so a handful is plenty.
+# mark_delivered re-reads and retries when the item moved under it; each retry follows a real change
+# by another runner, so a handful is plenty.
 _DELIVERED_RETRIES: Final = 5
-_REQUEUE_RETRIES: Final = 5
 
 
 class _Closeable(Protocol):
@@ -96,9 +100,14 @@ class _Closeable(Protocol):
 
 class TableStateStore:
     """``StateStore`` in the Azure Table behind ``table_client`` (the table must exist: see
-    ``from_service`` / ``ensure_table``). ``close_also`` are closed with the store (a credential)."""
+    ``from_service`` / ``ensure_table``). ``close_also`` are closed with the store (a credential).
+    ``scope`` (``SCOPE_PATTERN``) selects the stream: its partitions only; None is the unscoped one."""
 
-    def __init__(self, table_client: TableClient, *, close_also: Sequence[_Closeable] = ()) -> None:
+    def __init__(
+        self, table_client: TableClient, *, close_also: Sequence[_Closeable] = (), scope: str | None = None
+    ) -> None:
+        self._parts = Partitions.of(scope)  # first: a refused scope leaves nothing to close
+        self.scope = scope
         self._table = table_client
         self._close_also = tuple(close_also)
         parts = urlsplit(table_client.url)
@@ -107,10 +116,17 @@ class TableStateStore:
 
     @classmethod
     def from_service(
-        cls, service: TableServiceClient, table_name: str, *, create: bool = True, close_also: Sequence[_Closeable] = ()
+        cls,
+        service: TableServiceClient,
+        table_name: str,
+        *,
+        create: bool = True,
+        close_also: Sequence[_Closeable] = (),
+        scope: str | None = None,
     ) -> TableStateStore:
         check_table_name(table_name)
-        store = cls(service.get_table_client(table_name), close_also=close_also)
+        Partitions.of(scope)  # refuse a bad scope before a client is made
+        store = cls(service.get_table_client(table_name), close_also=close_also, scope=scope)
         if create:
             store.ensure_table()
         return store
@@ -135,7 +151,7 @@ class TableStateStore:
 
     def checkpoint(self) -> Checkpoint | None:
         with self._storage("reading the checkpoint"):
-            entity = get_or_none(self._table, CHECKPOINT, CHECKPOINT)
+            entity = get_or_none(self._table, self._parts.checkpoint, CHECKPOINT_ROW)
         return None if entity is None else read_checkpoint(entity, where=self.where)
 
     def commit_window(
@@ -149,7 +165,7 @@ class TableStateStore:
         end = check_window_end(window_end, expected)
         check_new_items(items)
         times = check_alerted(alerted)
-        entities = [new_entity(item, where=self.where) for item in items]
+        entities = [new_entity(item, parts=self._parts, where=self.where) for item in items]
         # Cheap early check, so a stale runner usually writes nothing; the conditional write below
         # is what decides. It also reads the checkpoint in full: a damaged one stops the commit, and
         # the write is conditional on the version read, so it cannot replace one damaged meanwhile.
@@ -162,21 +178,21 @@ class TableStateStore:
         # times are recorded too (a run stopped before it moved leaves the window to be done again).
         self._remember(times)
         with self._storage("moving the checkpoint"):
-            metadata = move_checkpoint(self._table, end, expected)
+            metadata = move_checkpoint(self._table, end, expected, parts=self._parts)
         logger.debug("checkpoint moved to %s with %d outbox item(s)", end.isoformat(), len(items))
         return Checkpoint(end=end, version=metadata["etag"])
 
     def add_items(self, items: Sequence[NewItem], *, alerted: Mapping[str, datetime] = NO_ALERTED) -> None:
         check_new_items(items)
         times = check_alerted(alerted)
-        self._create_absent([new_entity(item, where=self.where) for item in items])
+        self._create_absent([new_entity(item, parts=self._parts, where=self.where) for item in items])
         self._remember(times)
 
     def due(self, *, now: datetime, limit: int) -> list[OutboxItem]:
         check_limit(limit)
         due = self._query(
             "PartitionKey eq @pk and status eq 'pending' and next_attempt_at le @now",
-            {"pk": OUTBOX, "now": to_text(now, name="now")},
+            {"pk": self._parts.outbox, "now": to_text(now, name="now")},
             doing="reading due outbox items",
         )
         return sorted((read_item(entity, where=self.where) for entity in due), key=order_key)[:limit]
@@ -188,7 +204,7 @@ class TableStateStore:
         next_attempt = utc(now, name="now") + lease
         changes = {"attempts": item.attempts + 1, "next_attempt_at": to_text(next_attempt, name="now + lease")}
         with self._storage("claiming an outbox item"):
-            metadata = merge_if_unchanged(self._table, item, changes, etag=item.version)
+            metadata = merge_if_unchanged(self._table, item, changes, etag=item.version, parts=self._parts)
         if metadata is None:
             return None
         return replace(item, attempts=item.attempts + 1, next_attempt_at=next_attempt, version=metadata["etag"])
@@ -198,7 +214,7 @@ class TableStateStore:
         etag = item.version
         with self._storage("marking an outbox item delivered"):
             for _ in range(_DELIVERED_RETRIES):
-                if merge_if_unchanged(self._table, item, changes, etag=etag) is not None:
+                if merge_if_unchanged(self._table, item, changes, etag=etag, parts=self._parts) is not None:
                     return
                 current = self._current(item)
                 if current is None:
@@ -218,7 +234,7 @@ class TableStateStore:
             changes["next_attempt_at"] = to_text(retry_at, name="retry_at")
         with self._storage("recording a failed delivery"):
             try:
-                merge(self._table, item, changes, etag=item.version)
+                merge(self._table, item, changes, etag=item.version, parts=self._parts)
             except ResourceModifiedError:
                 raise StateConflictError(stale_message(item)) from None
             except ResourceNotFoundError as missing:
@@ -232,7 +248,7 @@ class TableStateStore:
         if wanted is not None and not wanted:
             return []
         dead = self._query(
-            "PartitionKey eq @pk and status eq 'dead'", {"pk": OUTBOX}, doing="reading dead outbox items"
+            "PartitionKey eq @pk and status eq 'dead'", {"pk": self._parts.outbox}, doing="reading dead outbox items"
         )
         # Every chosen item is read in full before any is written: an unreadable one changes nothing.
         chosen = [
@@ -243,13 +259,13 @@ class TableStateStore:
         requeued = []
         with self._storage("requeueing dead outbox items"):
             for item in chosen:
-                if (done := self._requeue_one(item, now=again)) is not None:
+                if (done := requeue_one(self._table, item, now=again, parts=self._parts, where=self.where)) is not None:
                     requeued.append(done)
         return sorted(requeued, key=order_key)
 
     def items(self, *, status: Status | None = None) -> list[OutboxItem]:
         check_status(status)
-        parameters = {"pk": OUTBOX} if status is None else {"pk": OUTBOX, "status": status}
+        parameters = {"pk": self._parts.outbox} | ({} if status is None else {"status": status})
         query = "PartitionKey eq @pk" + ("" if status is None else " and status eq @status")
         return sorted(
             (
@@ -260,26 +276,36 @@ class TableStateStore:
         )
 
     def record_skipped(self, *, start: datetime, end: datetime, reason: str, at: datetime) -> None:
-        entity = skipped_entity(start=start, end=end, reason=reason, at=at)
+        entity = skipped_entity(start=start, end=end, reason=reason, at=at, parts=self._parts)
         with self._storage("recording a skipped range"), suppress(ResourceExistsError):
             self._table.create_entity(entity)
 
     def skipped(self) -> list[SkippedRange]:
-        entities = self._query("PartitionKey eq @pk", {"pk": SKIPPED}, doing="listing skipped ranges")
+        entities = self._query("PartitionKey eq @pk", {"pk": self._parts.skipped}, doing="listing skipped ranges")
         ranges = [read_skipped(entity, where=self.where) for entity in entities]
         return sorted(ranges, key=lambda skipped: (skipped.start, skipped.end))
 
     def last_alerted(self, key: str) -> datetime | None:
         check_key(key)
         with self._storage("reading suppression"):
-            entity = get_or_none(self._table, SUPPRESSION, key_hash(key))
+            entity = get_or_none(self._table, self._parts.suppression, key_hash(key))
         return None if entity is None else read_alerted(entity, key, where=self.where)
 
     def remember_alerted(self, key: str, at: datetime) -> None:
         check_key(key)
         at = utc(at, name="at")
         with self._storage("recording suppression"):
-            remember_later(self._table, key, at, where=self.where)
+            remember_later(self._table, key, at, parts=self._parts, where=self.where)
+
+    def record_run(self, *, at: datetime, error: str) -> None:
+        at, error = check_run(at=at, error=error)
+        with self._storage("recording the run note"):
+            record_run_note(self._table, at=at, error=error, parts=self._parts, where=self.where)
+
+    def last_run(self) -> RunNote | None:
+        with self._storage("reading the run note"):
+            entity = get_or_none(self._table, self._parts.run, RUN_NOTE_KEY)
+        return None if entity is None else read_run_note(entity, where=self.where)
 
     def close(self) -> None:
         self._table.close()
@@ -295,35 +321,11 @@ class TableStateStore:
     def _remember(self, alerted: Mapping[str, datetime]) -> None:
         with self._storage("recording suppression"):
             for key, at in alerted.items():
-                remember_later(self._table, key, at, where=self.where)
-
-    def _requeue_one(self, item: OutboxItem, *, now: datetime) -> OutboxItem | None:
-        """``item`` (dead when read) pending again, or None when it is no longer dead or is gone."""
-        changes = {"status": "pending", "attempts": 0, "next_attempt_at": to_text(now, name="now")}
-        for _ in range(_REQUEUE_RETRIES):
-            metadata = merge_if_unchanged(self._table, item, changes, etag=item.version)
-            if metadata is not None:
-                return replace(item, status="pending", attempts=0, next_attempt_at=now, version=metadata["etag"])
-            # It changed since it was read: decide again on what it is now, so a delivery made
-            # meanwhile is never undone and an item another runner requeued is not reset again.
-            entity = self._current(item)
-            if entity is None:
-                return None
-            item = read_item(entity, where=self.where)
-            if item.status != "dead":
-                return None
-        logger.warning(
-            "state table %s: outbox item %s for sink %s changed %d times in a row while requeueing; left as it is",
-            self.where,
-            item.alert_id,
-            item.sink,
-            _REQUEUE_RETRIES,
-        )
-        return None
+                remember_later(self._table, key, at, parts=self._parts, where=self.where)
 
     def _current(self, item: OutboxItem) -> Any | None:
         """The item's entity as stored now, or None when it is gone (a missing table still raises)."""
-        return get_or_none(self._table, OUTBOX, row_key(item.alert_id, item.sink))
+        return get_or_none(self._table, self._parts.outbox, row_key(item.alert_id, item.sink))
 
     def _query(self, query: str, parameters: dict[str, str], *, doing: str) -> list[Any]:
         with self._storage(doing):

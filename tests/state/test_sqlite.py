@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.state import NewItem, SqliteStateStore, StateStorageError
+from shared.state import NewItem, RunNote, SqliteStateStore, StateStorageError
 from shared.state.sqlite_schema import SCHEMA_VERSION
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -57,7 +57,7 @@ def test_the_file_its_directories_and_wal_are_created(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"checkpoint", "outbox", "skipped", "suppression"}
+    assert tables == {"checkpoint", "outbox", "skipped", "suppression", "run_note"}
 
 
 def test_times_are_stored_as_fixed_width_utc_text(tmp_path: Path) -> None:
@@ -162,6 +162,105 @@ def test_a_file_from_the_previous_release_gets_its_schema_version_recorded(tmp_p
     assert reopened.checkpoint() == checkpoint
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+# The schema as release 1 wrote it, word for word: the upgrade must work on what is really out there.
+_V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    window_end TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    alert_id TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+    attempts INTEGER NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT NOT NULL,
+    delivered_at TEXT,
+    last_failed_at TEXT,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (alert_id, sink)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS skipped (
+    range_start TEXT NOT NULL,
+    range_end TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (range_start, range_end)
+);
+CREATE TABLE IF NOT EXISTS suppression (
+    key TEXT PRIMARY KEY,
+    alerted_at TEXT NOT NULL
+);
+"""
+
+
+def version_1_file(path: Path) -> None:
+    """A state file as release 1 left it (WAL, user_version 1): a checkpoint, one item, one of each other row."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.executescript(_V1_SCHEMA)
+        connection.execute("INSERT INTO checkpoint VALUES (1, '2026-03-01T10:00:00.123456Z', 7)")
+        connection.execute(
+            "INSERT INTO outbox VALUES ('a1', 'teams', '{\"id\": \"a1\"}', '2026-03-01T10:00:00.123456Z', "
+            "'dead', 3, '2026-03-01T10:00:00.123456Z', 'HTTP 400', NULL, '2026-03-01T10:05:00.000000Z', 4)"
+        )
+        connection.execute(
+            "INSERT INTO skipped VALUES ('2026-03-01T08:00:00.000000Z', '2026-03-01T09:00:00.000000Z', 'bound', "
+            "'2026-03-01T10:00:00.123456Z')"
+        )
+        connection.execute("INSERT INTO suppression VALUES ('user@x.example|10.0.0.1', '2026-03-01T10:00:00.123456Z')")
+        connection.execute("PRAGMA user_version = 1")
+
+
+def test_a_version_1_file_is_upgraded_in_place_keeping_everything(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    version_1_file(path)
+
+    store = SqliteStateStore(path)
+
+    assert SCHEMA_VERSION == 2
+    assert raw(path, "PRAGMA user_version") == [(2,)]
+    checkpoint = store.checkpoint()
+    assert checkpoint is not None
+    assert (checkpoint.end, checkpoint.version) == (T0, "7")
+    [item] = store.items()
+    assert (item.alert_id, item.sink, item.payload, item.status, item.attempts, item.last_error, item.version) == (
+        "a1",
+        "teams",
+        '{"id": "a1"}',
+        "dead",
+        3,
+        "HTTP 400",
+        "4",
+    )
+    assert [(r.start, r.reason) for r in store.skipped()] == [(T0.replace(hour=8, microsecond=0), "bound")]
+    assert store.last_alerted("user@x.example|10.0.0.1") == T0
+    # The new table works, and the old rows go on working with it.
+    assert store.last_run() is None
+    store.record_run(at=T0, error="HTTP 403")
+    assert SqliteStateStore(path).last_run() == RunNote(at=T0, error="HTTP 403", failed_at=T0, failure="HTTP 403")
+    assert store.commit_window(window_end=T0 + timedelta(hours=1), items=[], expected=checkpoint).version == "8"
+    assert [i.alert_id for i in store.requeue(alert_ids=["a1"], now=T0)] == ["a1"]
+
+
+def test_a_version_1_file_holding_other_tables_is_not_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    version_1_file(path)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE customers (name TEXT)")
+        connection.commit()
+
+    with pytest.raises(StateStorageError, match=r"holds tables that are not this product's state \(customers\)"):
+        SqliteStateStore(path)
+
+    assert raw(path, "PRAGMA user_version") == [(1,)]
+    assert "run_note" not in {name for (name,) in raw(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def test_a_file_from_a_newer_release_is_refused_and_left_unchanged(tmp_path: Path) -> None:
@@ -393,3 +492,23 @@ def test_a_damaged_suppression_row_stops_the_commit_with_nothing_written(tmp_pat
     assert store.checkpoint() is None
     assert store.items() == []
     assert raw(path, "SELECT alerted_at FROM suppression") == [("garbage",)]
+
+
+def test_an_unreadable_run_note_is_reported_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = SqliteStateStore(path)
+    store.record_run(at=T0, error="HTTP 500")
+    damage(path, "UPDATE run_note SET failed_at = 'yesterday'")
+
+    with pytest.raises(StateStorageError) as reading:
+        store.last_run()
+    with pytest.raises(StateStorageError, match="failed_at 'yesterday'"):
+        store.record_run(at=T0 + timedelta(hours=1), error="")
+
+    assert str(reading.value) == (
+        f"state file {path}: the run note is unreadable "
+        f"(failed_at 'yesterday' is not a UTC time as the store writes it); {REMEDY}"
+    )
+    assert raw(path, "SELECT run_at, error, failed_at, failure FROM run_note") == [
+        ("2026-03-01T10:00:00.123456Z", "HTTP 500", "yesterday", "HTTP 500")
+    ]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from shared.errors import StateConflictError
-from shared.state import Checkpoint, NewItem, OutboxItem, StateStore
+from shared.state import Checkpoint, NewItem, OutboxItem, RunNote, StateStore
 from shared.state.base import MAX_ERROR_CHARS
 
 StoreFactory = Callable[[], StateStore]
@@ -757,3 +757,125 @@ def test_runners_remembering_one_key_at_once_keep_the_latest_time(open_store: St
             done.result(THREAD_TIMEOUT)
 
     assert open_store().last_alerted(GUEST) == max(times)
+
+
+# -- the run note -------------------------------------------------------------------------------------
+
+
+def test_a_new_store_has_no_run_note(store: StateStore) -> None:
+    assert store.last_run() is None
+
+
+def test_a_success_is_noted_with_no_failure(open_store: StoreFactory) -> None:
+    open_store().record_run(at=T0, error="")
+
+    assert open_store().last_run() == RunNote(at=T0, error="", failed_at=None, failure="")
+
+
+def test_the_last_failure_is_kept_after_later_successes(open_store: StoreFactory) -> None:
+    store = open_store()
+
+    store.record_run(at=T0, error="")
+    store.record_run(at=T0 + HOUR, error="Log Analytics: HTTP 403 Forbidden")
+    assert open_store().last_run() == RunNote(
+        at=T0 + HOUR,
+        error="Log Analytics: HTTP 403 Forbidden",
+        failed_at=T0 + HOUR,
+        failure="Log Analytics: HTTP 403 Forbidden",
+    )
+    store.record_run(at=T0 + 2 * HOUR, error="")
+    store.record_run(at=T0 + 3 * HOUR, error="")
+
+    note = open_store().last_run()
+    assert note == RunNote(at=T0 + 3 * HOUR, error="", failed_at=T0 + HOUR, failure="Log Analytics: HTTP 403 Forbidden")
+    assert note is not None
+    assert note.at.tzinfo is UTC
+    assert note.failed_at is not None
+    assert note.failed_at.tzinfo is UTC
+
+
+def test_a_later_failure_replaces_the_failure_noted(store: StateStore) -> None:
+    store.record_run(at=T0, error="first")
+    store.record_run(at=T0 + HOUR, error="second")
+
+    assert store.last_run() == RunNote(at=T0 + HOUR, error="second", failed_at=T0 + HOUR, failure="second")
+
+
+def test_an_older_run_never_moves_the_note_back(open_store: StoreFactory) -> None:
+    store = open_store()
+    store.record_run(at=T0 + 2 * HOUR, error="")
+
+    # A slow run that started earlier finishes last: its failure is the only one, so it is noted,
+    # but the latest run is still the later success.
+    store.record_run(at=T0, error="timed out")
+    assert open_store().last_run() == RunNote(at=T0 + 2 * HOUR, error="", failed_at=T0, failure="timed out")
+
+    store.record_run(at=T0 + 3 * HOUR, error="HTTP 500")
+    # Older again: neither the run nor the failure moves back.
+    store.record_run(at=T0 + HOUR, error="older failure")
+    store.record_run(at=T0 + HOUR, error="")
+    assert open_store().last_run() == RunNote(
+        at=T0 + 3 * HOUR, error="HTTP 500", failed_at=T0 + 3 * HOUR, failure="HTTP 500"
+    )
+
+
+def test_a_run_at_the_same_time_replaces_the_one_noted(store: StateStore) -> None:
+    store.record_run(at=T0, error="HTTP 500")
+    store.record_run(at=T0, error="")
+
+    assert store.last_run() == RunNote(at=T0, error="", failed_at=T0, failure="HTTP 500")
+
+
+def test_any_str_is_kept_as_run_error_text(open_store: StoreFactory) -> None:
+    store = open_store()
+
+    store.record_run(at=T0, error=AWKWARD)
+    assert open_store().last_run() == RunNote(at=T0, error=AWKWARD_STORED, failed_at=T0, failure=AWKWARD_STORED)
+
+    store.record_run(at=T0 + HOUR, error="x" + "\ud800" * (MAX_ERROR_CHARS + 5))
+    expected = "x" + "\ufffd" * (MAX_ERROR_CHARS - 1)
+    assert open_store().last_run() == RunNote(at=T0 + HOUR, error=expected, failed_at=T0 + HOUR, failure=expected)
+
+
+def test_a_refused_run_writes_nothing(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.record_run(at=datetime(2026, 3, 1, 10), error="")  # naive on purpose
+    with pytest.raises(TypeError, match="must be a str"):
+        store.record_run(at=T0, error=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a datetime"):
+        store.record_run(at="2026-03-01T10:00:00Z", error="")  # type: ignore[arg-type]
+
+    assert store.last_run() is None
+
+
+def test_run_times_are_kept_exactly_as_utc(store: StateStore) -> None:
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    at = datetime(2026, 3, 1, 15, 30, 0, 1, tzinfo=plus_five)
+
+    store.record_run(at=at, error="HTTP 429")
+
+    assert store.last_run() == RunNote(
+        at=datetime(2026, 3, 1, 10, 0, 0, 1, tzinfo=UTC),
+        error="HTTP 429",
+        failed_at=datetime(2026, 3, 1, 10, 0, 0, 1, tzinfo=UTC),
+        failure="HTTP 429",
+    )
+
+
+def test_runners_recording_runs_at_once_keep_the_latest_run_and_failure(open_store: StoreFactory) -> None:
+    runs = [(T0 + minutes * timedelta(minutes=1), "" if minutes % 2 else f"failed {minutes}") for minutes in range(8)]
+    stores = [open_store() for _ in runs]
+    start = threading.Barrier(len(runs))
+
+    def record(index: int) -> None:
+        start.wait(THREAD_TIMEOUT)
+        at, error = runs[index]
+        stores[index].record_run(at=at, error=error)
+
+    with ThreadPoolExecutor(len(runs)) as pool:
+        for done in [pool.submit(record, index) for index in reversed(range(len(runs)))]:
+            done.result(THREAD_TIMEOUT)
+
+    assert open_store().last_run() == RunNote(
+        at=T0 + 7 * timedelta(minutes=1), error="", failed_at=T0 + 6 * timedelta(minutes=1), failure="failed 6"
+    )

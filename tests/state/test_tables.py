@@ -77,6 +77,70 @@ def test_entities_use_the_documented_partitions_and_safe_row_keys(table_store: T
     assert entities["suppression", suppression_key]["key"] == guest
 
 
+SCOPE = "6c1b2f3e-0a4d-4e5f-9a8b-7c6d5e4f3a2b"
+
+
+def fill(store: TableStateStore) -> None:
+    """One entity in each partition of the store's stream."""
+    store.commit_window(
+        window_end=T0,
+        items=[NewItem(alert_id="9f3a", sink="teams", payload="{}", created_at=T0)],
+        expected=None,
+    )
+    store.record_skipped(start=T0, end=T0 + timedelta(hours=1), reason="catch-up bound", at=T0)
+    store.remember_alerted("user@x.example|10.0.0.1", T0)
+    store.record_run(at=T0, error="HTTP 500")
+
+
+def test_a_scope_prefixes_every_partition_and_the_unscoped_stream_keeps_the_bare_names(azurite: Azurite) -> None:
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    name = unique_table_name()
+    unscoped = TableStateStore.from_service(service, name)
+    scoped = TableStateStore.from_service(service, name, scope=SCOPE)
+    try:
+        fill(unscoped)
+        fill(scoped)
+
+        keys = set(raw_entities(unscoped))
+    finally:
+        scoped.close()
+        unscoped.close()
+
+    suppression_key = hashlib.sha256(b"user@x.example|10.0.0.1").hexdigest()
+    bare = {
+        ("checkpoint", "checkpoint"),
+        ("outbox", "9f3a:teams"),
+        ("skipped", "2026-03-01T10:00:00.123456Z_2026-03-01T11:00:00.123456Z"),
+        ("suppression", suppression_key),
+        ("run", "last"),
+    }
+    assert keys == bare | {(f"{SCOPE}.{partition}", row) for partition, row in bare}
+
+
+def test_the_run_note_entity_holds_the_latest_run_and_failure(table_store: TableStateStore) -> None:
+    table_store.record_run(at=T0, error="HTTP 500")
+    table_store.record_run(at=T0 + timedelta(hours=1), error="")
+
+    entity = raw_entities(table_store)["run", "last"]
+
+    assert {name: entity[name] for name in ("run_at", "error", "failed_at", "failure")} == {
+        "run_at": "2026-03-01T11:00:00.123456Z",
+        "error": "",
+        "failed_at": "2026-03-01T10:00:00.123456Z",
+        "failure": "HTTP 500",
+    }
+
+
+@pytest.mark.parametrize("scope", ["", "a.b", "a/b", "a#b", "a b", "é", "x" * 65, 7])
+def test_a_bad_scope_is_refused_before_any_client_is_made(azurite: Azurite, scope: object) -> None:
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+
+    with pytest.raises(ValueError, match="state scope must match"):
+        TableStateStore.from_service(service, unique_table_name(), scope=scope)  # type: ignore[arg-type]
+    with service.get_table_client(unique_table_name()) as client, pytest.raises(ValueError, match="state scope"):
+        TableStateStore(client, scope=scope)  # type: ignore[arg-type]
+
+
 def test_a_payload_over_one_property_is_split_into_parts(table_store: TableStateStore) -> None:
     payload = "x" * 70_000  # a string property holds at most 32K UTF-16 units
     table_store.commit_window(
@@ -394,6 +458,45 @@ def test_unreadable_skipped_and_suppression_entities_are_reported_naming_the_row
         f"state table {store.where}: suppression row for key {key!r} is unreadable (alerted_at missing); "
         f"{remedy('suppression', suppression_key)}"
     )
+
+
+def test_an_unreadable_run_note_entity_is_reported_naming_its_scoped_keys(shared: Shared) -> None:
+    store = TableStateStore.from_service(
+        TableServiceClient.from_connection_string(shared.connection_string), shared.name, scope=SCOPE
+    )
+    try:
+        store.record_run(at=T0, error="HTTP 500")
+        replace_entity(shared.raw, f"{SCOPE}.run", "last", lambda entity: entity.update(run_at=""))
+
+        with pytest.raises(StateStorageError) as reading:
+            store.last_run()
+        with pytest.raises(StateStorageError, match="run_at '' is not a UTC time"):
+            store.record_run(at=T0 + timedelta(hours=1), error="")
+    finally:
+        store.close()
+
+    assert str(reading.value) == (
+        f"state table {store.where}: the run note is unreadable (run_at '' is not a UTC time as the store writes it); "
+        f"{remedy(f'{SCOPE}.run', 'last')}"
+    )
+    assert shared.raw.get_entity(f"{SCOPE}.run", "last")["run_at"] == ""
+    assert shared.store.last_run() is None  # the unscoped stream has none of its own
+
+
+def test_an_unreadable_scoped_outbox_entity_names_its_scoped_partition(shared: Shared) -> None:
+    store = TableStateStore.from_service(
+        TableServiceClient.from_connection_string(shared.connection_string), shared.name, scope=SCOPE
+    )
+    try:
+        store.add_items([new("a1")])
+        replace_entity(shared.raw, f"{SCOPE}.outbox", "a1:teams", lambda entity: entity.update(attempts="many"))
+
+        with pytest.raises(StateStorageError) as reading:
+            store.items()
+    finally:
+        store.close()
+
+    assert str(reading.value).endswith(f"(attempts 'many' is not an integer); {remedy(f'{SCOPE}.outbox', 'a1:teams')}")
 
 
 # -- requeue racing another runner ---------------------------------------------------------------------
