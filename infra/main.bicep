@@ -44,6 +44,46 @@ param targetWorkspaceResourceGroup string
 param targetWorkspaceName string
 
 // ---------------------------------------------------------------------------------------------
+// Parameters: more workspaces (regional workspaces, or an MSSP's customers through Lighthouse)
+// ---------------------------------------------------------------------------------------------
+
+@description('Name of the target workspace in LOG_ANALYTICS_WORKSPACE_ID when additionalWorkspaces is not empty (letters, digits, ".", "_", "-"; starts with a letter or digit). Defaults to targetWorkspaceName.')
+@minLength(1)
+@maxLength(63)
+param targetWorkspaceLabel string = targetWorkspaceName
+
+// Each entry: { name, subscriptionId?, resourceGroup, workspaceName, grantAccess?, workspaceId? }.
+// grantAccess (default true): this deployment grants the identity the same three-table custom role
+// on that workspace as on the target, and reads its workspace id (GUID) from it. false: for a
+// workspace in another tenant delegated through Azure Lighthouse, whose delegation grants the role
+// (a template cannot assign roles in another tenant nor read the workspace there): workspaceId, the
+// workspace's GUID, is then required, and subscriptionId/resourceGroup/workspaceName only document it.
+// 800: the most copies one Bicep loop may deploy.
+@description('More Sentinel (Log Analytics) workspaces to read: [{ name, subscriptionId?, resourceGroup, workspaceName, grantAccess? (default true), workspaceId? (required when grantAccess is false) }]. name is its label in LOG_ANALYTICS_WORKSPACE_ID (unique; letters, digits, ".", "_", "-"; at most 63 characters). Empty: the target workspace only.')
+@maxLength(800)
+param additionalWorkspaces array = []
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: how workspaces are evaluated
+// ---------------------------------------------------------------------------------------------
+
+// queue: the timer enqueues one message per workspace into a Storage queue of the function's own
+// account and the queue-triggered MfaRejectedWorker evaluates each, across instances (up to
+// maximumInstanceCount). The template then creates the queue and its poison queue and grants the
+// identity Storage Queue Data Contributor on those two queues only.
+@description('MFA_FANOUT: "inline" (the timer evaluates every workspace itself) or "queue" (one Storage queue message per workspace, evaluated by MfaRejectedWorker).')
+@allowed([
+  'inline'
+  'queue'
+])
+param fanout string = 'inline'
+
+@description('MFA_WORKSPACE_CONCURRENCY: how many workspaces one instance evaluates at once (1-256).')
+@minValue(1)
+@maxValue(256)
+param workspaceConcurrency int = 16
+
+// ---------------------------------------------------------------------------------------------
 // Parameters: hosting
 // ---------------------------------------------------------------------------------------------
 
@@ -303,6 +343,18 @@ var storageAccountName = 'st${compactName}${suffix}'
 var keyVaultName = 'kv${compactName}${suffix}'
 var deploymentContainerName = 'app-package'
 
+// MFA_FANOUT=queue: the queue of one message per workspace, and the poison queue the Functions host
+// moves a message to after maxDequeueCount failed attempts (its name is fixed: <queue>-poison).
+var fanoutToQueue = fanout == 'queue'
+var fanoutQueueName = 'mfa-rejected-workspaces'
+var fanoutPoisonQueueName = '${fanoutQueueName}-poison'
+
+// The extra workspaces this deployment grants access to, and those an Azure Lighthouse delegation
+// grants (listed with their workspaceId).
+var grantedWorkspaces = filter(additionalWorkspaces, workspace => (workspace.?grantAccess) ?? true)
+var delegatedWorkspaces = filter(additionalWorkspaces, workspace => !((workspace.?grantAccess) ?? true))
+var manyWorkspaces = !empty(additionalWorkspaces)
+
 var teamsWebhookSecretName = 'mfa-teams-webhook-url'
 var webhookUrlSecretName = 'mfa-webhook-url'
 var webhookSigningSecretName = 'mfa-webhook-secret'
@@ -319,6 +371,7 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +443,23 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
 resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: stateTableName
+}
+
+// MFA_FANOUT=queue only. Both queues are created here: the identity's queue role is scoped to these
+// two queues, not the account, so the host could not create the poison queue itself.
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = if (fanoutToQueue) {
+  parent: storage
+  name: 'default'
+}
+
+resource fanoutQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = if (fanoutToQueue) {
+  parent: queueService
+  name: fanoutQueueName
+}
+
+resource fanoutPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = if (fanoutToQueue) {
+  parent: queueService
+  name: fanoutPoisonQueueName
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -598,6 +668,30 @@ resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
+// MFA_FANOUT=queue: the timer sends one message per workspace, MfaRejectedWorker receives and deletes
+// them, and the host moves a message that keeps failing to the poison queue. On each of the two
+// queues only, not the account (queue-scoped data roles:
+// https://learn.microsoft.com/azure/storage/queues/assign-azure-role-data-access).
+resource fanoutQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (fanoutToQueue) {
+  name: guid(fanoutQueue.id, identity.id, roles.storageQueueDataContributor)
+  scope: fanoutQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource fanoutPoisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (fanoutToQueue) {
+  name: guid(fanoutPoisonQueue.id, identity.id, roles.storageQueueDataContributor)
+  scope: fanoutPoisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // Entra-authenticated telemetry (APPLICATIONINSIGHTS_AUTHENTICATION_STRING; local auth is off).
 resource appInsightsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
@@ -639,6 +733,38 @@ module workspaceReader 'modules/workspace-reader.bicep' = {
   params: {
     workspaceName: targetWorkspaceName
     principalId: identity.properties.principalId
+  }
+}
+
+// The same custom role on every additional workspace with grantAccess (the default), each in its
+// own resource group and subscription, exactly as on the target.
+module additionalWorkspaceReaders 'modules/workspace-reader.bicep' = [
+  for (workspace, index) in grantedWorkspaces: {
+    name: 'workspace-reader-${suffix}-${index}'
+    scope: resourceGroup((workspace.?subscriptionId) ?? subscription().subscriptionId, workspace.resourceGroup)
+    params: {
+      workspaceName: workspace.workspaceName
+      principalId: identity.properties.principalId
+    }
+  }
+]
+
+// LOG_ANALYTICS_WORKSPACE_ID for many workspaces: "label=GUID,..." with the target first, then the
+// granted workspaces (their GUIDs read by the reader modules), then the delegated ones (their
+// workspaceId). Built in a module: a Bicep variable loop cannot use module outputs, nor can a
+// for-expression be an argument of join().
+module workspaceList 'modules/workspace-list.bicep' = if (manyWorkspaces) {
+  name: 'workspace-list-${suffix}'
+  params: {
+    targetLabel: targetWorkspaceLabel
+    targetWorkspaceId: workspaceReader.outputs.customerId
+    grantedWorkspaces: [
+      for (workspace, index) in grantedWorkspaces: {
+        name: workspace.name
+        workspaceId: additionalWorkspaceReaders[index].outputs.customerId
+      }
+    ]
+    delegatedWorkspaces: delegatedWorkspaces
   }
 }
 
@@ -757,6 +883,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'AzureWebJobsStorage__tableServiceUri'
           value: 'https://${storage.name}.table.${environment().suffixes.storage}'
         }
+        // The queue endpoint: MFA_FANOUT=queue sends to it, and MfaRejectedWorker's trigger reads it.
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: 'https://${storage.name}.queue.${environment().suffixes.storage}'
+        }
         // The host's diagnostic events (AzureFunctionsDiagnosticEvents* tables) off: the identity
         // may use the state table only. They are copies of host errors that Application Insights
         // receives anyway (azure-functions-host PR #10996: a host without table access disables them).
@@ -783,15 +914,34 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'MFA_SOURCE'
           value: 'loganalytics'
         }
+        // One workspace: its GUID. Several: "label=GUID,label=GUID,..." (the target first).
         {
           name: 'LOG_ANALYTICS_WORKSPACE_ID'
-          value: workspaceReader.outputs.customerId
+          value: manyWorkspaces ? workspaceList.outputs.value : workspaceReader.outputs.customerId
         }
         // Its resource id (in its own subscription and resource group), only for the "Open the
-        // query in Log Analytics" link alerts carry.
+        // query in Log Analytics" link alerts carry. It names one workspace: with several, each
+        // workspace's resource id goes in a workspaces file (docs/workspaces.md).
         {
           name: 'MFA_WORKSPACE_RESOURCE_ID'
-          value: workspaceReader.outputs.workspaceResourceId
+          value: manyWorkspaces ? '' : workspaceReader.outputs.workspaceResourceId
+        }
+        // A workspaces file is shipped in the deployment package; set its path afterwards.
+        {
+          name: 'MFA_WORKSPACES_FILE'
+          value: ''
+        }
+        {
+          name: 'MFA_WORKSPACE_CONCURRENCY'
+          value: string(workspaceConcurrency)
+        }
+        {
+          name: 'MFA_FANOUT'
+          value: fanout
+        }
+        {
+          name: 'MFA_FANOUT_QUEUE'
+          value: fanoutQueueName
         }
         {
           name: 'MFA_LA_ENDPOINT'
@@ -970,6 +1120,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     storageTableContributor
     appInsightsPublisher
     keyVaultSecretsUser
+    fanoutQueueContributor
+    fanoutPoisonQueueContributor
   ]
 }
 
@@ -1143,4 +1295,8 @@ output targetWorkspaceResourceId string = workspaceReader.outputs.workspaceResou
 output workspaceReaderRoleAssignmentId string = workspaceReader.outputs.roleAssignmentId
 output workspaceReaderRoleDefinitionId string = workspaceReader.outputs.roleDefinitionId
 output workspaceReaderRoleName string = workspaceReader.outputs.roleName
+// The role assignments on the additional workspaces with grantAccess (delete them on removal).
+output additionalWorkspaceReaderRoleAssignmentIds array = [
+  for (workspace, index) in grantedWorkspaces: additionalWorkspaceReaders[index].outputs.roleAssignmentId
+]
 output diagnosticsWorkspaceResourceId string = diagnosticsWorkspace

@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, SkipJsonSchema
 
 from shared.instants import format_instant, parse_instant
+from shared.models import WorkspaceTag
 
 SCHEMA: Final = "mfa-rejected.alert/v1"
 RULE_ID: Final = "d99cf5c3-d660-436c-895b-8a8f8448da23"
@@ -92,6 +93,11 @@ def is_absent(value: object) -> bool:
     return value is None
 
 
+def optional_field(description: str, *, alias: str | None = None) -> Any:
+    """A field absent from the document unless set (no default in the schema)."""
+    return Field(None, alias=alias, exclude_if=is_absent, json_schema_extra=without_default, description=description)
+
+
 class _Model(BaseModel):
     # Strict: a value is taken as it is or refused, never converted (5.0 stays no int, "5" no number),
     # so that a stored document reads back to the very same text.
@@ -113,6 +119,20 @@ class WindowDocument(_Model):
 
     start: Instant
     end: Instant
+
+
+class WorkspaceDocument(_Model):
+    """The Log Analytics workspace the alert's data came from (when the deployment names its workspaces)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonEmpty = Field(description="The workspace's name in this deployment (LOG_ANALYTICS_WORKSPACE_ID).")
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")] = Field(
+        description="The workspace's GUID (its Workspace ID)."
+    )
+    resource_id: NonEmpty | SkipJsonSchema[None] = optional_field(
+        "The workspace's Azure resource id, when configured.", alias="resourceId"
+    )
 
 
 class AccountEntity(_Model):
@@ -180,6 +200,10 @@ class AlertDocument(_Model):
     detected_at: Instant = Field(
         alias="detectedAt", description="When the window was evaluated (UTC). Not part of the id."
     )
+    workspace: WorkspaceDocument | SkipJsonSchema[None] = optional_field(
+        "Present when the deployment names its workspaces (one of several, or a named one): the workspace whose"
+        " data this is. Its GUID is then part of the id."
+    )
     entities: list[EntityDocument] = Field(
         description="The rule's entity mappings over all rows, de-duplicated. Empty identifiers are left out; an"
         " entity without identifiers is not listed."
@@ -231,6 +255,18 @@ class AlertDocument(_Model):
     def dump(self) -> dict[str, Any]:
         """The document as plain data, ready for ``shared.serialise.json_text`` (absent fields left out)."""
         return self.model_dump(mode="python", by_alias=True)
+
+
+def workspace_document(tag: WorkspaceTag) -> dict[str, Any]:
+    """A workspace as its document holds it (``resourceId`` only when known)."""
+    data = {"name": tag.name, "id": tag.id}
+    return data if tag.resource_id is None else data | {"resourceId": tag.resource_id}
+
+
+def workspace_tag(document: WorkspaceDocument | None) -> WorkspaceTag | None:
+    if document is None:
+        return None
+    return WorkspaceTag(name=document.name, id=document.id, resource_id=document.resource_id)
 
 
 def malformed(kind: str, data: object, error: ValidationError | ValueError) -> str:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from shared.alert_document import RULE_ID, SCHEMA, AlertDocument, malformed
+from shared.alert_document import RULE_ID, SCHEMA, AlertDocument, malformed, workspace_document, workspace_tag
 from shared.errors import InputError
 from shared.instants import format_instant
-from shared.models import OUTPUT_COLUMNS, Row, Window
+from shared.models import OUTPUT_COLUMNS, Row, Window, WorkspaceTag
 from shared.serialise import json_text
 
 Grouping = Literal["single", "per-row"]
@@ -136,10 +136,16 @@ class Alert:
     # Set when the rows were found by a re-evaluation (MFA_LATE_DATA): their sign-in or UEBA data
     # arrived after the window's first evaluation; how long after the window's end they were found.
     late: timedelta | None = None
+    # Set when the deployment names its workspaces: the workspace the rows came from, also in the id.
+    workspace: WorkspaceTag | None = None
 
     @property
     def title(self) -> str:
         return self.rule.name
+
+    def in_workspace(self, workspace: WorkspaceTag) -> Alert:
+        """This alert, from ``workspace``: named in the payload, its GUID part of the id."""
+        return replace(self, workspace=workspace, id=workspace.scoped_id(self.id))
 
     def delayed(self, delay: timedelta) -> Alert:
         """This alert, marked as delivered ``delay`` after its detection."""
@@ -153,6 +159,7 @@ class Alert:
         """The alert as the versioned document (``mfa-rejected.alert/v1``)."""
         delay = {} if self.delay is None else {"delayed": True, "delaySeconds": int(self.delay.total_seconds())}
         late = {} if self.late is None else {"late": True, "lateSeconds": int(self.late.total_seconds())}
+        workspace = {} if self.workspace is None else {"workspace": workspace_document(self.workspace)}
         rule = self.rule
         return AlertDocument.model_validate(
             {
@@ -174,6 +181,7 @@ class Alert:
             }
             | delay
             | late
+            | workspace
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,6 +220,7 @@ class Alert:
             entities=tuple(Entity(entity.type, tuple(entity.identifiers.items())) for entity in document.entities),
             delay=timedelta(seconds=document.delay_seconds or 0) if document.delayed else None,
             late=timedelta(seconds=document.late_seconds or 0) if document.late else None,
+            workspace=workspace_tag(document.workspace),
         )
 
     @classmethod

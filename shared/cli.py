@@ -21,6 +21,8 @@ from shared.cli_parser import EXIT_FAILURE, EXIT_USAGE, PROG, build_parser
 from shared.cli_tables import render_table, rows_text
 from shared.detection import detect
 from shared.errors import ConfigError, InputError, MfaRejectedError, SourceError
+from shared.fleet import is_fleet, names_workspaces, run_fleet
+from shared.fleet_reports import describe_fleet, fleet_snapshot, render_fleet_status
 from shared.instants import format_instant
 from shared.job import assembled, run_scheduled
 from shared.models import ReadRequest, Window
@@ -32,8 +34,10 @@ from shared.sources.base import DataSource
 from shared.sources.factory import build_source
 from shared.sources.fixtures import FixtureSource
 from shared.sources.values import parse_datetime
-from shared.state import open_state
+from shared.state import OutboxItem, StateStore, open_state, scoped_path
 from shared.window_plan import window_end
+from shared.workspace_settings import settings_for
+from shared.workspaces import Workspace
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "PROG", "build_parser", "main", "render_table"]
 
@@ -119,6 +123,12 @@ def _sample_clock(settings: Settings) -> datetime | None:
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     settings = _job_settings(args)
     now = args.now or _sample_clock(settings) or datetime.now(UTC)
+    if is_fleet(settings):
+        fleet = run_fleet(settings, now=now, stream=out)
+        out.write(describe_fleet(fleet) + "\n")
+        if fleet.error:
+            raise SourceError(fleet.error)
+        return 0
     report = run_scheduled(settings, now=now, stream=out)
     out.write(describe_report(report) + "\n")
     if report.failed:
@@ -129,16 +139,24 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 def _backfill(args: argparse.Namespace, out: TextIO) -> int:
     settings = _job_settings(args)
     windows = _tiles(args.start, args.end, settings.lookback)
-    progress = ProgressBar(total=len(windows), stream=sys.stderr)
+    workspaces = _chosen(settings, args.only) if is_fleet(settings) else [None]
+    progress = ProgressBar(total=len(windows) * len(workspaces), stream=sys.stderr)
     now = datetime.now(UTC)
+    failures = []
     try:
-        with assembled(settings, now=now, stream=out) as runner:
-            report = runner.backfill(windows, now=now, on_window=progress.advance)
+        for workspace in workspaces:  # one after another: a backfill is a person's command, watched
+            own = settings if workspace is None else settings_for(settings, workspace)
+            with assembled(own, now=now, stream=out, workspace=workspace) as runner:
+                report = runner.backfill(windows, now=now, on_window=progress.advance)
+            if workspace is not None:
+                out.write(f"Workspace {workspace.label}:\n")
+            out.write(describe_report(report) + "\n")
+            if report.failed:
+                failures.append(report.error if workspace is None else f"{workspace.name}: {report.error}")
     finally:
         progress.close()  # the terminal's line ends, whatever happened
-    out.write(describe_report(report) + "\n")
-    if report.failed:
-        raise SourceError(report.error or "the backfill failed")
+    if failures:
+        raise SourceError("; ".join(str(failure) for failure in failures))
     return 0
 
 
@@ -161,15 +179,44 @@ def _iso_duration(span: timedelta) -> str:
     return str(_DURATION.dump_python(span, mode="json"))
 
 
+def _state_settings(args: argparse.Namespace) -> Settings:
+    return load_settings(**({} if args.state is None else {"MFA_STATE": args.state}))
+
+
 def _existing_state(args: argparse.Namespace) -> Settings:
     """The settings of a command that reads the state: it must exist already (nothing is created)."""
-    settings = load_settings(**({} if args.state is None else {"MFA_STATE": args.state}))
+    settings = _state_settings(args)
     if not settings.uses_table_state and not Path(settings.state).is_file():
         raise InputError(f"no state at {settings.state} (check --state or MFA_STATE; a run creates it)")
     return settings
 
 
+def _chosen(settings: Settings, wanted: str | None) -> list[Workspace]:
+    """Every configured workspace, or the one named (by name or GUID); ``InputError`` listing the names."""
+    workspaces = settings.workspaces
+    if wanted is None:
+        return workspaces
+    for workspace in workspaces:
+        if wanted.lower() in (workspace.name.lower(), workspace.id):
+            return [workspace]
+    names = ", ".join(workspace.name for workspace in workspaces) or "none"
+    raise InputError(f"--workspace {wanted}: no such workspace (configured: {names})")
+
+
+def _fleet_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    urls, keys = settings.secrets()
+    workspaces = _chosen(settings, args.workspace)
+    snapshots = fleet_snapshot(settings, workspaces, redact=Redactor(urls=urls, secrets=keys))
+    if args.format == "json":
+        out.write(json.dumps({"workspaces": snapshots}, indent=2) + "\n")
+    else:
+        out.write(render_fleet_status(snapshots) + "\n")
+    return 0
+
+
 def _status(args: argparse.Namespace, out: TextIO) -> int:
+    if args.workspace is not None or names_workspaces(_state_settings(args)):
+        return _fleet_status(args, _state_settings(args), out)
     settings = _existing_state(args)
     urls, keys = settings.secrets()
     state = open_state(settings)
@@ -184,25 +231,38 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
 def _requeue(args: argparse.Namespace, out: TextIO) -> int:
     if args.all_dead == bool(args.alert_ids):
         raise InputError("name alert ids or give --all-dead (one or the other)")
-    settings = _existing_state(args)
-    state = open_state(settings)
+    settings = _state_settings(args)
+    if names_workspaces(settings) or args.workspace is not None:
+        scopes = [w.id if w.scoped else None for w in _chosen(settings, args.workspace)]
+        scopes = [
+            scope for scope in scopes if settings.uses_table_state or scoped_path(Path(settings.state), scope).is_file()
+        ]
+    else:
+        scopes = [None]
+        _existing_state(args)
+    named = set(args.alert_ids)
+    found: list[tuple[StateStore, list[OutboxItem]]] = []
+    stores = [open_state(settings, scope=scope) for scope in scopes]
     try:
-        dead = state.items(status="dead")
-        named = set(args.alert_ids)
-        unknown = sorted(named - {item.alert_id for item in dead})
+        for state in stores:
+            dead = state.items(status="dead")
+            found.append((state, dead if args.all_dead else [item for item in dead if item.alert_id in named]))
+        unknown = sorted(named - {item.alert_id for _, chosen in found for item in chosen})
         if unknown:
             raise InputError(f"not dead or not in the outbox: {', '.join(unknown)} (`status` lists dead alerts)")
-        chosen = dead if args.all_dead else [item for item in dead if item.alert_id in named]
-        if not chosen:
-            out.write("No dead alert to requeue.\n")
-            return 0
-        # Due from when each was first recorded: the next run delivers them, whatever clock it runs at
-        # (`run --now` may replay an older hour).
-        requeued = state.requeue(
-            alert_ids=None if args.all_dead else args.alert_ids, now=min(item.created_at for item in chosen)
-        )
+        requeued: list[OutboxItem] = []
+        for state, chosen in found:
+            if chosen:
+                # Due from when each was first recorded: the next run delivers them, whatever clock it runs
+                # at (`run --now` may replay an older hour).
+                ids = None if args.all_dead else sorted({item.alert_id for item in chosen})
+                requeued += state.requeue(alert_ids=ids, now=min(item.created_at for item in chosen))
     finally:
-        state.close()
+        for state in stores:
+            state.close()
+    if not requeued:
+        out.write("No dead alert to requeue.\n")
+        return 0
     alerts = len({item.alert_id for item in requeued})
     out.write(
         f"Requeued {len(requeued)} delivery(ies) of {alerts} alert(s), each with a fresh attempt count; "

@@ -120,6 +120,9 @@ def _add_backfill(commands: _Commands) -> None:
     )
     _job_options(backfill_cmd)
     backfill_cmd.add_argument(
+        "--only", metavar="NAME", help="with many workspaces: only this one, by name or GUID (default: every one)"
+    )
+    backfill_cmd.add_argument(
         "--from", dest="start", type=_moment, required=True, metavar="ISO", help="first window start"
     )
     backfill_cmd.add_argument("--to", dest="end", type=_moment, required=True, metavar="ISO", help="last window end")
@@ -133,6 +136,9 @@ def _add_status(commands: _Commands) -> None:
     )
     status_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
     status_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    status_cmd.add_argument(
+        "--workspace", metavar="NAME", help="one configured workspace, by name or GUID (default: every one)"
+    )
 
 
 def _add_requeue(commands: _Commands) -> None:
@@ -147,6 +153,9 @@ def _add_requeue(commands: _Commands) -> None:
     requeue_cmd.add_argument("alert_ids", nargs="*", metavar="ID", help="alert id, e.g. msg_0fca...")
     requeue_cmd.add_argument("--all-dead", action="store_true", help="every dead alert")
     requeue_cmd.add_argument("--state", metavar="PATH|table", help="state store (default MFA_STATE)")
+    requeue_cmd.add_argument(
+        "--workspace", metavar="NAME", help="with many workspaces: only this one's dead alerts (default: every one)"
+    )
 
 
 def _job_options(parser: argparse.ArgumentParser) -> None:

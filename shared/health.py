@@ -10,7 +10,9 @@ Conditions (measured in sign-in time, from the checkpoint):
 - ``ueba-silent``: no BehaviorAnalytics LogOn/FailedLogOn row for 24 h while SigninLogs had rows;
 - ``identity-silent`` (info): no IdentityInfo row over MFA_IDENTITY_LOOKBACK for 24 h;
 - ``skipped``: sign-in time left unevaluated beyond MFA_MAX_CATCHUP (cleared by the next run that
-  needs to skip nothing).
+  needs to skip nothing);
+- ``unevaluated``: a run failed while the windows due lag the checkpoint by MFA_NO_DATA_AFTER (a
+  workspace refusing, unreachable, throttled); cleared by the run that catches up.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.alert_document import malformed
+from shared.alert_document import malformed, workspace_document, workspace_tag
 from shared.candidates import LOGON_ACTIVITY_TYPES
 from shared.errors import InputError
 from shared.health_document import SCHEMA, Condition, HealthDocument, Level, State
 from shared.instants import format_instant
-from shared.models import BEHAVIOR_TABLE, Row, Window
+from shared.models import BEHAVIOR_TABLE, Row, Window, WorkspaceTag
 from shared.serialise import json_text
 
 
@@ -45,6 +47,7 @@ class HealthAlert:
     detected_at: datetime
     range: Window | None = None
     delay: timedelta | None = None
+    workspace: WorkspaceTag | None = None  # set when the deployment names its workspaces: in the id too
 
     @property
     def title(self) -> str:
@@ -56,7 +59,12 @@ class HealthAlert:
         """The id of the raise this change belongs to (its own when raised): a clear names the same
         condition and ``since`` as its raise, so a destination that tracks incidents (PagerDuty's
         ``dedup_key``, a ticket) resolves the very one the raise opened."""
-        return health_id(self.condition, "raised", self.since)
+        base = health_id(self.condition, "raised", self.since)
+        return base if self.workspace is None else self.workspace.scoped_id(base)
+
+    def in_workspace(self, workspace: WorkspaceTag) -> HealthAlert:
+        """This alert, about ``workspace``: named in the document, its GUID part of the id."""
+        return replace(self, workspace=workspace, id=workspace.scoped_id(self.id))
 
     def delayed(self, delay: timedelta) -> HealthAlert:
         """This alert, marked as delivered ``delay`` after its detection."""
@@ -79,6 +87,8 @@ class HealthAlert:
             data["range"] = {"start": self.range.start, "end": self.range.end}
         if self.delay is not None:
             data |= {"delayed": True, "delaySeconds": int(self.delay.total_seconds())}
+        if self.workspace is not None:
+            data["workspace"] = workspace_document(self.workspace)
         return HealthDocument.model_validate(data)
 
     def to_json(self) -> str:
@@ -114,6 +124,7 @@ class HealthAlert:
             detected_at=document.detected_at,
             range=None if document.range is None else Window(document.range.start, document.range.end),
             delay=timedelta(seconds=document.delay_seconds or 0) if document.delayed else None,
+            workspace=workspace_tag(document.workspace),
         )
 
 

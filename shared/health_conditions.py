@@ -26,8 +26,10 @@ from shared.instants import format_instant
 from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SIGNIN_TABLE, Window
 from shared.settings import Settings
 from shared.state.base import SuppressionLog
+from shared.window_plan import window_end
 
 DAY: Final = timedelta(hours=24)
+_MAX_FAILURE: Final = 500  # of a run's error in the unevaluated alert's detail
 SINCE: Final = "health_since"
 
 
@@ -64,16 +66,29 @@ class Change:
 
 
 def changes(
-    marks: SuppressionLog, settings: Settings, *, end: datetime, now: datetime, skipped: Window | None, caught_up: bool
+    marks: SuppressionLog,
+    settings: Settings,
+    *,
+    end: datetime,
+    now: datetime,
+    skipped: Window | None,
+    caught_up: bool,
+    failure: str | None = None,
+    scheduled: bool = True,
 ) -> list[Change]:
     """The conditions that started or ended as of the checkpoint ``end``, as health alerts.
 
     ``skipped``: time this run left unevaluated (each range raises its own alert); ``caught_up``: this
-    run evaluated windows without skipping any, which clears ``skipped``.
+    run evaluated windows without skipping any, which clears ``skipped``; ``failure``: why this run
+    could not evaluate (its error), for ``unevaluated``, which only a scheduled run (not a backfill of
+    old time, at a clock of its own) raises or clears.
     """
+    found = _unevaluated(marks, settings, end=end, now=now, failure=failure) if scheduled else []
     baseline = marks.last_alerted(SINCE)
     if baseline is None:
-        return [] if skipped is None else [_raise("skipped", skipped.start, now=now, last_seen=None, span=skipped)]
+        if skipped is not None:
+            found.append(_raise("skipped", skipped.start, now=now, last_seen=None, span=skipped))
+        return found
     seen = {table: marks.last_alerted(seen_key(table)) for table in (SIGNIN_TABLE, IDENTITY_TABLE, BEHAVIOR_TABLE)}
     signins_from = seen[SIGNIN_TABLE] or baseline
     ueba_from = seen[BEHAVIOR_TABLE] or baseline
@@ -85,7 +100,6 @@ def changes(
         "ueba-silent": (end - ueba_from >= DAY, ueba_from, seen[BEHAVIOR_TABLE]),
         "identity-silent": (end - identity_from >= DAY, identity_from, seen[IDENTITY_TABLE]),
     }
-    found: list[Change] = []
     for condition, (holds, since, last_seen) in silent.items():
         now_standing = standing(marks, condition)
         if holds and not now_standing.active and (condition != "ueba-silent" or signins_flowing):
@@ -97,6 +111,20 @@ def changes(
     elif caught_up and (skip := standing(marks, "skipped")).active:
         found.append(_clear("skipped", skip.since or end, now=now, last_seen=None))
     return found
+
+
+def _unevaluated(
+    marks: SuppressionLog, settings: Settings, *, end: datetime, now: datetime, failure: str | None
+) -> list[Change]:
+    """``unevaluated``: the windows due lag ``end`` by MFA_NO_DATA_AFTER or more, because every run since
+    failed (a run that succeeds evaluates up to now). Raised once with the failure; cleared on catching up."""
+    behind = window_end(now, ingestion_delay=settings.ingestion_delay) - end >= settings.no_data_after
+    held = standing(marks, "unevaluated")
+    if behind and failure and not held.active:  # raised by a failed run; a run that lost a race is not one
+        return [_raise("unevaluated", end, now=now, last_seen=None, failure=failure)]
+    if not behind and held.active:
+        return [_clear("unevaluated", held.since or end, now=now, last_seen=None)]
+    return []
 
 
 _TEXT: Final[dict[str, tuple[str, str, str]]] = {
@@ -121,6 +149,13 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "Check UEBA's identity sync; IdentityInfo is refreshed in full about every 14 days, so MFA_IDENTITY_LOOKBACK "
         "should be P14D.",
     ),
+    "unevaluated": (
+        "warning",
+        "Sign-in time since {since} is NOT evaluated yet: every run for {silence} failed to evaluate it, so this "
+        "detection is blind there until a run succeeds (it then catches up).",
+        "The last failure: {failure}. Check the identity's access to the workspace (a withdrawn Lighthouse "
+        "delegation or role), the endpoint, and throttling; `python -m shared status` shows the last error.",
+    ),
     "skipped": (
         "warning",
         "Sign-in time {span} was NOT evaluated: it lay beyond MFA_MAX_CATCHUP when the detection ran again.",
@@ -131,10 +166,21 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
 
 
 def _raise(
-    condition: Condition, since: datetime, *, now: datetime, last_seen: datetime | None, span: Window | None = None
+    condition: Condition,
+    since: datetime,
+    *,
+    now: datetime,
+    last_seen: datetime | None,
+    span: Window | None = None,
+    failure: str = "",
 ) -> Change:
     level, what, check = _TEXT[condition]
-    values = {"silence": f"at least {_hours(now - since)}", "span": str(span)}
+    values = {
+        "silence": f"at least {_hours(now - since)}",
+        "span": str(span),
+        "since": format_instant(since),
+        "failure": failure if len(failure) <= _MAX_FAILURE else failure[: _MAX_FAILURE - 1] + "…",
+    }
     if span is not None:
         values |= {"start": format_instant(span.start), "end": format_instant(span.end)}
     alert = HealthAlert(

@@ -15,13 +15,22 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.alert_document import Instant, NonEmpty, is_absent, print_schema, schema_of, without_default
+from shared.alert_document import (
+    Instant,
+    NonEmpty,
+    WorkspaceDocument,
+    is_absent,
+    optional_field,
+    print_schema,
+    schema_of,
+    without_default,
+)
 
 SCHEMA: Final = "mfa-rejected.health/v1"
 SCHEMA_ID: Final = "urn:mfa-rejected:schema:health:v1"
 
-Condition = Literal["signins-silent", "ueba-silent", "identity-silent", "skipped"]
-CONDITIONS: Final[tuple[str, ...]] = ("signins-silent", "ueba-silent", "identity-silent", "skipped")
+Condition = Literal["signins-silent", "ueba-silent", "identity-silent", "skipped", "unevaluated"]
+CONDITIONS: Final[tuple[str, ...]] = ("signins-silent", "ueba-silent", "identity-silent", "skipped", "unevaluated")
 State = Literal["raised", "cleared"]
 Level = Literal["warning", "info"]
 
@@ -63,6 +72,8 @@ class HealthDocument(BaseModel):
         description="signins-silent: SigninLogs had no rows for MFA_NO_DATA_AFTER. ueba-silent: BehaviorAnalytics"
         " had no LogOn/FailedLogOn rows for 24 h while SigninLogs had rows. identity-silent: IdentityInfo had no"
         " rows over MFA_IDENTITY_LOOKBACK for 24 h. skipped: sign-in time was left unevaluated beyond MFA_MAX_CATCHUP."
+        " unevaluated: every run for MFA_NO_DATA_AFTER failed to evaluate (the workspace refused, unreachable,"
+        " throttled), so sign-in time waits unevaluated."
     )
     state: State = Field(description="raised: the condition started; cleared: it ended.")
     level: Level = Field(description="warning: the rule cannot alert as it should; info: alerts lack enrichment.")
@@ -78,6 +89,10 @@ class HealthDocument(BaseModel):
         exclude_if=is_absent,
         json_schema_extra=without_default,
         description="For skipped: the time not evaluated.",
+    )
+    workspace: WorkspaceDocument | SkipJsonSchema[None] = optional_field(
+        "Present when the deployment names its workspaces: the workspace this condition is about. Its GUID is"
+        " then part of the id."
     )
     delayed: Literal[True] | SkipJsonSchema[None] = Field(
         None,

@@ -12,7 +12,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TextIO
 
+from azure.core.credentials import TokenCredential
+
 from shared.errors import ConfigError
+from shared.models import WorkspaceTag
 from shared.redaction import Redactor
 from shared.run_report import RunReport
 from shared.runner import Runner
@@ -26,13 +29,26 @@ from shared.sources.time_shift import TimeShiftedSource, shift_to
 from shared.state import open_state
 from shared.state.base import StateStore
 from shared.window_plan import plan_for
+from shared.workspaces import Workspace
 
 logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None) -> Iterator[Runner]:
+def assembled(
+    settings: Settings,
+    *,
+    now: datetime,
+    stream: TextIO | None = None,
+    workspace: Workspace | None = None,
+    transport: HttpTransport | None = None,
+    credential: TokenCredential | None = None,
+) -> Iterator[Runner]:
     """A runner wired from ``settings`` for a run at ``now``; its state store is closed on exit.
+
+    ``workspace``: the one workspace this runner evaluates, with ``settings`` made for it
+    (``shared.workspace_settings``); a named one keeps its own state and names itself in its alerts.
+    ``transport`` and ``credential`` may be shared by the runners of many workspaces.
 
     Everything that can be checked without touching the state is checked first (``ConfigError``),
     so a bad setting writes nothing.
@@ -41,8 +57,8 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
     # run records. Its warnings and errors still come through.
     logging.getLogger("azure").setLevel(logging.WARNING)
     check_job_settings(settings)
-    source = build_source(settings)
-    transport = HttpTransport(timeout=settings.http_timeout)
+    source = build_source(settings, credential=credential)
+    transport = transport or HttpTransport(timeout=settings.http_timeout)
     sinks = build_sinks(settings, stream=stream, transport=transport)
     if not sinks:
         logger.warning(
@@ -51,7 +67,12 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
             "the outbox and wait there (`status` lists them); the first run with a sink delivers them"
         )
     urls, keys = settings.secrets()
-    state = open_state(settings)
+    scoped = workspace is not None and workspace.scoped
+    try:
+        state = open_state(settings, scope=workspace.id if scoped else None)
+    except BaseException:
+        source.close()
+        raise
     try:
         if settings.fixtures_time_shift == "latest":
             source = TimeShiftedSource(source, _shift_for_emulation(source, state, settings, now=now))
@@ -62,6 +83,7 @@ def assembled(settings: Settings, *, now: datetime, stream: TextIO | None = None
             state=state,
             redact=Redactor(urls=urls, secrets=keys),
             longest_delivery=timedelta(seconds=transport.worst_case * MAX_REQUESTS_PER_DELIVERY),
+            workspace=tag_of(workspace) if scoped else None,
         )
     finally:
         state.close()
@@ -91,7 +113,11 @@ def check_job_settings(settings: Settings) -> None:
         )
 
 
+def tag_of(workspace: Workspace) -> WorkspaceTag:
+    return WorkspaceTag(name=workspace.name, id=workspace.id, resource_id=workspace.resource_id)
+
+
 def run_scheduled(settings: Settings, *, now: datetime, stream: TextIO | None = None) -> RunReport:
-    """One scheduled run: every due window, then delivery."""
+    """One scheduled run of one stream (the fixture source, or one workspace): every due window, then delivery."""
     with assembled(settings, now=now, stream=stream) as runner:
         return runner.run(now=now)

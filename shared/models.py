@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -162,3 +163,20 @@ class Tables:
             identities=kept(self.identities, request.identities),
             behaviors=kept(self.behaviors, request.behaviors),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceTag:
+    """The workspace an alert came from, as alerts name it (``shared.workspaces`` configures them)."""
+
+    name: str
+    id: str  # the workspace's GUID
+    resource_id: str | None = None  # the Sentinel workspace's ARM resource id, for links
+
+    def scoped_id(self, base_id: str) -> str:
+        """``msg_…`` / ``hlt_…`` made from ``base_id`` and this workspace's GUID, in the same form: the
+        same rows in two workspaces (a tenant sent to two regional workspaces) are two alerts, and a
+        destination that keys on the id (PagerDuty's dedup_key, a ticket label) never merges them."""
+        prefix, _, _ = base_id.partition("_")
+        digest = hashlib.sha256(f"{base_id}\x00{self.id}".encode()).hexdigest()[:32]
+        return f"{prefix}_{digest}"

@@ -25,6 +25,8 @@ def describe_report(report: RunReport) -> str:
             + (f", {report.suppressed} row(s) suppressed" if report.suppressed else "")
             + "."
         )
+    elif report.failed:
+        lines.append("No window was evaluated: the run failed (below); the checkpoint stays, the next run retries.")
     else:
         lines.append("No window was due (every window up to now minus the ingestion delay is already evaluated).")
     if report.reevaluated:
@@ -86,8 +88,18 @@ def state_snapshot(state: StateStore, *, redact: Redactor | None = None) -> dict
     redact = redact or Redactor()
     checkpoint = state.checkpoint()
     items = state.items()
+    note = state.last_run()
     return {
         "checkpoint": format_instant(checkpoint.end) if checkpoint else None,
+        # How the latest run ended ("" error: it succeeded), and the latest failure, kept after successes.
+        "last_run": None
+        if note is None
+        else {
+            "at": format_instant(note.at),
+            "error": redact(note.error),
+            "failed_at": format_instant(note.failed_at) if note.failed_at else None,
+            "failure": redact(note.failure),
+        },
         "outbox": dict(Counter(item.status for item in items)),
         "pending": [_item(item, redact) for item in items if item.status == "pending"],
         # A dead item has no next attempt (only `requeue` gives it one).
@@ -118,6 +130,11 @@ def render_status(snapshot: dict[str, Any], *, now: datetime | None = None) -> s
     clock) is shown as retrying later, with the time of that attempt."""
     now = now or datetime.now(UTC)
     lines = [f"Checkpoint: {snapshot['checkpoint'] or 'none (no window evaluated yet)'}"]
+    last = snapshot.get("last_run")
+    if last is not None:
+        lines.append(f"Last run: {last['at']}, " + (f"FAILED: {last['error']}" if last["error"] else "ok"))
+        if last["failure"] and not last["error"]:
+            lines.append(f"Last error: {last['failed_at']}: {last['failure']}")
     counts = snapshot["outbox"]
     lines.append(
         "Outbox: " + ", ".join(f"{counts.get(status, 0)} {status}" for status in ("pending", "delivered", "dead"))

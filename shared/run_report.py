@@ -35,6 +35,8 @@ class RunReport:
     skipped: Window | None = None
     error: str | None = None
     durations: dict[str, float] = field(default_factory=dict)
+    workspace: str = ""  # the workspace's name, when the deployment names its workspaces
+    workspace_id: str = ""
 
     @property
     def failed(self) -> bool:
@@ -44,7 +46,8 @@ class RunReport:
         self.error = message if self.error is None else f"{self.error}; {message}"
 
     def dimensions(self) -> dict[str, object]:
-        return {
+        named = {"workspace": self.workspace, "workspace_id": self.workspace_id} if self.workspace else {}
+        return named | {
             "windows_evaluated": len(self.windows_evaluated),
             "first_window_start": format_instant(self.windows_evaluated[0].start) if self.windows_evaluated else "",
             "last_window_end": format_instant(self.windows_evaluated[-1].end) if self.windows_evaluated else "",

@@ -8,12 +8,11 @@ signatures, the signing secret) are held as ``SecretStr`` and never printed.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.destination_settings import DestinationSettings
@@ -21,6 +20,7 @@ from shared.display import shown
 from shared.errors import ConfigError
 from shared.ncrontab import check_ncrontab
 from shared.urls import check_http_url
+from shared.workspaces import Workspace, WorkspaceConfigError, load_workspaces_file, parse_workspace_list
 
 PUBLIC_LA_ENDPOINT = "https://api.loganalytics.io"
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -32,6 +32,7 @@ class Settings(DestinationSettings):
     """The product's configuration. Build it with ``load_settings()``."""
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+    _workspaces: list[Workspace] = PrivateAttr(default_factory=list)
 
     source: Literal["fixtures", "loganalytics"] = Field("fixtures", alias="MFA_SOURCE")
     fixtures_dir: Path = Field(SAMPLE_DATA_DIR, alias="MFA_FIXTURES_DIR")
@@ -39,7 +40,14 @@ class Settings(DestinationSettings):
     # latest rejected-MFA sign-in is the window due now (shared.sources.time_shift).
     fixtures_time_shift: Literal["off", "latest"] = Field("off", alias="MFA_FIXTURES_TIME_SHIFT")
 
+    # One GUID, or a list "contoso=GUID,fabrikam=GUID" (shared.workspaces); or a file of workspaces.
     workspace_id: str | None = Field(None, alias="LOG_ANALYTICS_WORKSPACE_ID")
+    workspaces_file: Path | None = Field(None, alias="MFA_WORKSPACES_FILE")
+    workspace_concurrency: int = Field(16, ge=1, le=256, alias="MFA_WORKSPACE_CONCURRENCY")
+    # inline: the timer evaluates every workspace itself; queue: it enqueues one message per workspace
+    # and MfaRejectedWorker evaluates each (shared.fanout).
+    fanout: Literal["inline", "queue"] = Field("inline", alias="MFA_FANOUT")
+    fanout_queue: str = Field("mfa-rejected-workspaces", alias="MFA_FANOUT_QUEUE")
     la_endpoint: str = Field(PUBLIC_LA_ENDPOINT, alias="MFA_LA_ENDPOINT")
     la_server_timeout: int = Field(180, ge=1, le=600, alias="MFA_LA_SERVER_TIMEOUT")
 
@@ -71,12 +79,14 @@ class Settings(DestinationSettings):
     storage_connection_string: SecretStr | None = Field(None, alias="AzureWebJobsStorage")
     storage_account_name: str | None = Field(None, alias="AzureWebJobsStorage__accountName")
     storage_table_service_uri: str | None = Field(None, alias="AzureWebJobsStorage__tableServiceUri")
+    storage_queue_service_uri: str | None = Field(None, alias="AzureWebJobsStorage__queueServiceUri")
 
     @field_validator(
         "workspace_id",
         "azure_client_id",
         "storage_account_name",
         "storage_table_service_uri",
+        "storage_queue_service_uri",
         "teams_webhook_url",
         "webhook_url",
         "webhook_secret",
@@ -94,13 +104,32 @@ class Settings(DestinationSettings):
 
     @field_validator("workspace_id")
     @classmethod
-    def _workspace_is_guid(cls, value: str | None) -> str | None:
+    def _workspaces_are_guids(cls, value: str | None) -> str | None:
+        # Checked here too, so a bad list is reported beside every other bad setting.
         if value is None:
             return None
         try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise ValueError(f"must be the workspace's GUID (its Workspace ID), got {value!r}") from None
+            workspaces = parse_workspace_list(value)
+        except WorkspaceConfigError as error:
+            raise ValueError(str(error).removeprefix("LOG_ANALYTICS_WORKSPACE_ID: ")) from None
+        # Canonical: lower-case GUIDs, no spaces ("name=GUID" for a named entry).
+        named = ["=" in part for part in value.split(",")]
+        return ",".join(
+            f"{w.name}={w.id}" if was_named else w.id for w, was_named in zip(workspaces, named, strict=True)
+        )
+
+    @field_validator("workspaces_file", mode="before")
+    @classmethod
+    def _blank_file_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fanout_queue")
+    @classmethod
+    def _queue_name(cls, value: str) -> str:
+        # Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens.
+        if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", value):
+            raise ValueError("must be a Storage queue name: 3-63 lower-case letters, digits and single hyphens")
+        return value
 
     @field_validator("la_endpoint")
     @classmethod
@@ -149,8 +178,7 @@ class Settings(DestinationSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         problems: list[str] = []
-        if self.source == "loganalytics" and self.workspace_id is None:
-            problems.append("LOG_ANALYTICS_WORKSPACE_ID: required when MFA_SOURCE=loganalytics")
+        problems += self._read_workspaces()
         if self.webhook_url is not None and self.webhook_secret is None:
             problems.append("MFA_WEBHOOK_SECRET: required when MFA_WEBHOOK_URL is set")
         if self.lookback <= timedelta(0):
@@ -171,6 +199,25 @@ class Settings(DestinationSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _read_workspaces(self) -> list[str]:
+        if self.workspace_id is not None and self.workspaces_file is not None:
+            return ["LOG_ANALYTICS_WORKSPACE_ID, MFA_WORKSPACES_FILE: set one or the other, not both"]
+        try:
+            if self.workspaces_file is not None:
+                self._workspaces = load_workspaces_file(self.workspaces_file)
+            elif self.workspace_id is not None:
+                self._workspaces = parse_workspace_list(self.workspace_id)
+        except WorkspaceConfigError as error:
+            return [str(error).replace(";", ",")]
+        if self.source == "loganalytics" and not self._workspaces:
+            return ["LOG_ANALYTICS_WORKSPACE_ID: required when MFA_SOURCE=loganalytics (or MFA_WORKSPACES_FILE)"]
+        return []
+
+    @property
+    def workspaces(self) -> list[Workspace]:
+        """The workspaces to watch, in the order configured (empty for the fixture source's default)."""
+        return list(self._workspaces)
 
     @property
     def uses_table_state(self) -> bool:
@@ -255,6 +302,11 @@ def _describe(error: ValidationError) -> list[tuple[str | None, str]]:
                 message += f", got {text}"
         problems.append((field, f"{Settings.model_fields[field].alias or field}: {message}"))
     return problems
+
+
+def describe_problems(error: ValidationError) -> list[str]:
+    """Each problem of a failed validation as one line naming its setting (secrets never shown)."""
+    return [line for _, line in _describe(error)]
 
 
 def load_settings(**overrides: Any) -> Settings:

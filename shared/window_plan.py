@@ -43,10 +43,13 @@ def plan_windows(
     max_catchup: timedelta,
     late_data: timedelta = timedelta(0),
     final_before: datetime | None = None,
+    first_start: datetime | None = None,
 ) -> Plan:
     """Which windows to evaluate now.
 
-    Without a checkpoint (the first run) only the latest window. With one, every whole window from
+    Without a checkpoint (the first run) only the latest window, or, when an earlier first run
+    failed, every window from the one it attempted (``first_start``): a stream whose first hours
+    failed (a workspace not yet granted access) catches up on them. With a checkpoint, every whole window from
     the checkpoint on, each ``lookback`` long, oldest first, that has ended by ``now - delay``; if
     the checkpoint lies further back than ``max_catchup``, the oldest time is skipped (and reported)
     in whole windows, so the tiling stays aligned.
@@ -57,8 +60,10 @@ def plan_windows(
     evaluated at all, and whether its last evaluation was final, is the evaluator's to check.
     """
     latest_end = window_end(now, ingestion_delay=ingestion_delay)
-    if checkpoint is None:
+    if checkpoint is None and first_start is None:
         return Plan(windows=(Window(latest_end - lookback, latest_end),))
+    if checkpoint is None:
+        checkpoint, late_data = first_start, timedelta(0)  # tile from the first attempt; nothing to re-read
     again: list[Window] = []
     end = checkpoint
     final = checkpoint - ingestion_delay - late_data if final_before is None else final_before
@@ -88,11 +93,17 @@ def late_horizon(window: Window, *, ingestion_delay: timedelta, late_data: timed
 
 
 def plan_for(
-    settings: Settings, checkpoint: Checkpoint | None, *, now: datetime, final_before: datetime | None = None
+    settings: Settings,
+    checkpoint: Checkpoint | None,
+    *,
+    now: datetime,
+    final_before: datetime | None = None,
+    first_start: datetime | None = None,
 ) -> Plan:
     """``plan_windows`` from a stored checkpoint, with the settings' lookback, delay and catch-up."""
     return plan_windows(
         final_before=final_before,
+        first_start=first_start,
         checkpoint=checkpoint.end if checkpoint else None,
         now=now,
         lookback=settings.lookback,

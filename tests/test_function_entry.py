@@ -9,20 +9,24 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from azure.functions.timer import TimerRequest
+from azure.storage.queue import QueueClient
 from standardwebhooks import Webhook
 
 import MfaRejectedTimer
 from shared.errors import ConfigError
+from shared.fanout import EnqueueError
 from shared.models import BEHAVIOR_TABLE, IDENTITY_TABLE, SIGNIN_TABLE
 from shared.serialise import jsonable
 from shared.state.sqlite import SqliteStateStore
 from tests.builders import behavior, identity, signin
+from tests.harness.azurite import ACCOUNT_KEY, Azurite
 from tests.harness.la_server import Fault, LogAnalyticsServer
 from tests.sinks.receiver import Receiver
 
@@ -238,3 +242,41 @@ def test_moving_fixture_times_is_refused_with_the_live_source(
     with pytest.raises(ConfigError, match="MFA_FIXTURES_TIME_SHIFT: only for MFA_SOURCE=fixtures"):
         MfaRejectedTimer.main(TimerRequest(past_due=False))
     assert not environment.exists()
+
+
+# --- MFA_FANOUT=queue: the timer only enqueues ----------------------------------------------------
+
+
+FANOUT_IDS = ("0f0e0d0c-0b0a-4909-8807-060504030201", "a1b2c3d4-e5f6-4a0b-9c8d-7e6f5a4b3c2d")
+
+
+@pytest.fixture
+def fanout(environment: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> str:
+    queue = "timer-" + uuid.uuid4().hex[:12]
+    monkeypatch.setenv("LOG_ANALYTICS_WORKSPACE_ID", f"contoso={FANOUT_IDS[0]},fabrikam={FANOUT_IDS[1]}")
+    monkeypatch.setenv("MFA_FANOUT", "queue")
+    monkeypatch.setenv("MFA_FANOUT_QUEUE", queue)
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    return queue
+
+
+def test_in_queue_mode_the_timer_enqueues_one_base64_message_per_workspace_and_evaluates_nothing(
+    fanout: str, azurite: Azurite, environment: Path, workspace: LogAnalyticsServer, receiver: Receiver
+) -> None:
+    MfaRejectedTimer.main(TimerRequest(past_due=False))
+    with QueueClient.from_connection_string(azurite.connection_string, fanout) as queue:  # no decode policy
+        texts = [base64.b64decode(m.content, validate=True).decode() for m in queue.receive_messages(max_messages=32)]
+    assert sorted(json.loads(text)["workspace"] for text in texts) == sorted(FANOUT_IDS)
+    assert workspace.received == []
+    assert receiver.requests == []
+    assert not environment.exists()
+
+
+def test_in_queue_mode_a_refused_send_fails_the_timer_without_showing_the_key(
+    fanout: str, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = base64.b64encode(bytes(64)).decode()
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string.replace(ACCOUNT_KEY, wrong))
+    with pytest.raises(EnqueueError, match=r"2 of 2 workspace-run message\(s\) could not be sent") as caught:
+        MfaRejectedTimer.main(TimerRequest(past_due=False))
+    assert wrong not in str(caught.value)

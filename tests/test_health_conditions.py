@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.errors import SourceError
 from shared.health import HealthAlert
 from shared.health_conditions import current_health
+from shared.models import ReadRequest, Tables
 from shared.runner import Runner
 from shared.sources.fixtures import FixtureSource
 from shared.state.sqlite import SqliteStateStore
@@ -154,3 +156,68 @@ def test_identity_info_empty_for_a_day_is_an_info_alert(tmp_path: Path, state: S
     # No row ever: silent since the first window measured (the first run's, from DAY0), for 24 h.
     assert raised.since == DAY0
     assert raised.detected_at == DAY0 + timedelta(hours=24, minutes=5)
+
+
+class RefusingSource:
+    """The fixture source behind a workspace that refuses some hours (a withdrawn delegation)."""
+
+    def __init__(self, directory: Path, *, refused: range) -> None:
+        self.inner = FixtureSource(directory)
+        self.refused = refused
+        self.hour = 0
+
+    def read(self, request: ReadRequest) -> Tables:
+        if self.hour in self.refused:
+            raise SourceError("Log Analytics refused the SigninLogs query (HTTP 403 InsufficientAccessError)")
+        return self.inner.read(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def refused_hourly(directory: Path, state: SqliteStateStore, hours: int, refused: range) -> list[HealthAlert]:
+    source = RefusingSource(directory, refused=refused)
+    sink = RecordingSink()
+    runner = Runner(settings=settings(), source=source, sinks=[sink], state=state, jitter=lambda: 0.5)
+    for hour in range(1, hours + 1):
+        source.hour = hour
+        for _ in range(2):  # a retried run changes nothing
+            assert runner.run(now=DAY0 + hour * H + timedelta(minutes=5)).failed == (hour in refused)
+    assert set(sink.delivered.values()) <= {1}  # each alert delivered once
+    return sorted((a for a in sink.alerts.values() if isinstance(a, HealthAlert)), key=lambda a: a.detected_at)
+
+
+def test_runs_failing_for_hours_raise_unevaluated_once_naming_the_failure_and_clear_on_catching_up(
+    tmp_path: Path, state: SqliteStateStore
+) -> None:
+    data = write_tenant(tmp_path, hours=12)
+    alerts = refused_hourly(data, state, 12, refused=range(4, 9))  # the runs at 04:05 .. 08:05 fail
+    assert [(alert.condition, alert.state) for alert in alerts] == [
+        ("unevaluated", "raised"),
+        ("unevaluated", "cleared"),
+    ]
+    raised, cleared = alerts
+    # The checkpoint stays at 03:00; the run at 06:05 is the first failing one 3 h (MFA_NO_DATA_AFTER) behind.
+    assert (raised.since, raised.detected_at) == (DAY0 + 3 * H, DAY0 + 6 * H + timedelta(minutes=5))
+    assert "Sign-in time since 2026-11-16T03:00:00Z is NOT evaluated yet" in raised.summary
+    assert "HTTP 403 InsufficientAccessError" in raised.detail
+    # 09:05 succeeds and catches up on 03:00-09:00: cleared, by the id its raise's since gives.
+    assert cleared.detected_at == DAY0 + 9 * H + timedelta(minutes=5)
+    assert cleared.raise_id == raised.id
+
+
+def test_failing_hours_shorter_than_no_data_after_raise_nothing(tmp_path: Path, state: SqliteStateStore) -> None:
+    data = write_tenant(tmp_path, hours=8)
+    assert refused_hourly(data, state, 8, refused=range(3, 5)) == []
+
+
+def test_a_stream_whose_first_runs_all_fail_raises_unevaluated_from_its_first_window(
+    tmp_path: Path, state: SqliteStateStore
+) -> None:
+    data = write_tenant(tmp_path, hours=8)
+    alerts = refused_hourly(data, state, 8, refused=range(1, 6))  # from the very first run
+    assert [(alert.condition, alert.state) for alert in alerts] == [
+        ("unevaluated", "raised"),
+        ("unevaluated", "cleared"),
+    ]
+    assert alerts[0].since == DAY0  # the window the first run tried: 00:00-01:00

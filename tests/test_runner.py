@@ -79,15 +79,22 @@ def test_a_source_failure_leaves_the_checkpoint_and_fails_the_run(store: StateSt
     assert [w.start for w in runner.run(now=at(5, 10)).windows_evaluated] == [at(3, 0), at(4, 0)]
 
 
-def test_a_failure_midway_keeps_the_windows_already_recorded(store: StateStore) -> None:
+def test_a_catch_up_is_one_read_and_a_failed_one_records_nothing(store: StateStore) -> None:
     source = hourly_source()
     runner = make_runner(store, source, RecordingSink())
     runner.run(now=at(2))
-    source.fail = lambda request: "boom" if request.signins.start >= at(4, 0) else None
+    source.fail = lambda request: "boom" if request.signins.end > at(4, 0) else None
     report = runner.run(now=at(7))
-    assert [w.start for w in report.windows_evaluated] == [at(2, 0), at(3, 0)]
-    assert store.checkpoint().end == at(4, 0)
     assert report.failed
+    assert report.windows_evaluated == []
+    assert store.checkpoint().end == at(2, 0)
+    source.fail = lambda request: None
+    source.reads.clear()
+    report = runner.run(now=at(7))
+    assert [w.start for w in report.windows_evaluated] == [at(2, 0), at(3, 0), at(4, 0), at(5, 0), at(6, 0)]
+    # One read for the five windows (and one for the late-data re-read of the earlier ones).
+    assert [(r.signins.start, r.signins.end) for r in source.reads if r.measure] == [(at(2, 0), at(7, 0))]
+    assert store.checkpoint().end == at(7, 0)
 
 
 def test_skipped_time_is_recorded_and_reported(store: StateStore, caplog: pytest.LogCaptureFixture) -> None:

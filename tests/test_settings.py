@@ -53,7 +53,9 @@ def test_every_problem_is_reported_at_once_by_setting_name() -> None:
 
 def test_log_analytics_needs_a_workspace_guid() -> None:
     assert "LOG_ANALYTICS_WORKSPACE_ID: required" in error_of(MFA_SOURCE="loganalytics")
-    assert "workspace's GUID" in error_of(MFA_SOURCE="loganalytics", LOG_ANALYTICS_WORKSPACE_ID="my-workspace")
+    assert "'my-workspace' is not a workspace GUID" in error_of(
+        MFA_SOURCE="loganalytics", LOG_ANALYTICS_WORKSPACE_ID="my-workspace"
+    )
     assert (
         load_settings(MFA_SOURCE="loganalytics", LOG_ANALYTICS_WORKSPACE_ID=WORKSPACE.upper()).workspace_id == WORKSPACE
     )

@@ -10,6 +10,7 @@ from shared.display import printable
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
+from shared.sinks.shown import workspace_text
 
 
 class ConsoleSink:
@@ -48,6 +49,8 @@ def render_text(alert: Alert) -> str:
         lines.insert(
             4, f"  LATE      UEBA/sign-in data arrived after the first evaluation (found {found} after the window)"
         )
+    if alert.workspace is not None:
+        lines.insert(1, f"  workspace {workspace_text(alert.workspace)}")
     for row in alert.rows:
         # Values from the data are shown escaped: they must not drive the terminal or break the stream.
         lines.append(
@@ -71,6 +74,7 @@ def render_health_text(alert: HealthAlert) -> str:
     last_seen = "none yet" if alert.last_seen is None else format_instant(alert.last_seen)
     lines = [
         f"[HEALTH {alert.state}] {alert.title}{level}",
+        *([] if alert.workspace is None else [f"  workspace {workspace_text(alert.workspace)}"]),
         f"  summary   {printable(alert.summary)}",
         *(f"  detail    {printable(line)}" for line in alert.detail.splitlines() if line.strip()),
         f"  since     {format_instant(alert.since)}; last seen {last_seen}",

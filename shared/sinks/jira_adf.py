@@ -29,7 +29,7 @@ from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
 from shared.serialise import json_text
-from shared.sinks.shown import flat, window_text
+from shared.sinks.shown import flat, window_text, workspace_text
 
 Node = dict[str, Any]
 
@@ -77,7 +77,8 @@ def rule_document(alert: Alert, *, links: PortalLinks, max_chars: int = MAX_DESC
 
 def health_document(alert: HealthAlert) -> Node:
     """A health alert's description; also the comment a clear adds to its raise's issue."""
-    facts = [
+    facts = [] if alert.workspace is None else [("Workspace", plain(workspace_text(alert.workspace)))]
+    facts += [
         ("Condition", plain(alert.condition)),
         ("State", plain(alert.state)),
         ("Level", plain(alert.level)),
@@ -152,7 +153,8 @@ def _facts(alert: Alert) -> Node:
             techniques.append(words(", "))
         title = f"{technique} {TECHNIQUE_NAMES.get(technique, '')}".strip()
         techniques.append(link(Link(title, technique_url(technique))))
-    facts = [
+    facts = [] if alert.workspace is None else [("Workspace", [plain(workspace_text(alert.workspace))])]
+    facts += [
         ("Severity", [plain(alert.rule.severity)]),
         ("Window", [plain(window_text(alert.window))]),
         ("Detected", [plain(f"{alert.detected_at:%Y-%m-%d %H:%M:%S} UTC")]),

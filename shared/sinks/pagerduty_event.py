@@ -120,6 +120,8 @@ def _rule_details(alert: Alert, all_lines: tuple[Line, ...], *, shown: int) -> d
         "tactics": [TACTIC_NAMES.get(t, t) for t in rule.tactics],
         "techniques": [_technique(t) for t in rule.techniques],
     }
+    if alert.workspace is not None:
+        details |= {"workspace": alert.workspace.name, "workspace_id": alert.workspace.id}
     if alert.late is not None:
         details["late"] = (
             f"found {describe_delay(alert.late)} after the window's end by a re-evaluation: "

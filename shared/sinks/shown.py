@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from shared.display import printable
 from shared.health import HealthAlert
-from shared.models import Window
+from shared.models import Window, WorkspaceTag
 
 # Characters of one value shown, by default (a UPN, an IP, a group name).
 MAX_TEXT: Final = 120
@@ -43,10 +43,16 @@ def window_text(window: Window) -> str:
     return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
 
 
+def workspace_text(workspace: WorkspaceTag) -> str:
+    """``contoso (GUID)``: the workspace an alert came from (names are configured, never from the data)."""
+    return workspace.id if workspace.name == workspace.id else f"{workspace.name} ({workspace.id})"
+
+
 def health_facts(alert: HealthAlert) -> list[tuple[str, str]]:
     """The facts of a health alert, (title, value), as every destination shows them (all our own text)."""
     state = alert.state if alert.state == "cleared" else f"{alert.state} ({alert.level})"
-    facts = [
+    facts = [] if alert.workspace is None else [("Workspace", workspace_text(alert.workspace))]
+    facts += [
         ("Condition", alert.condition),
         ("State", state),
         ("Since", moment_text(alert.since)),

@@ -27,7 +27,7 @@ from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, 
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.serialise import json_text
-from shared.sinks.shown import clip, flat, health_facts, moment_text, window_text
+from shared.sinks.shown import clip, flat, health_facts, moment_text, window_text, workspace_text
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ def _fit(all_lines: Sequence[Line], *, budget: int, links: PortalLinks) -> tuple
 def _head(alert: Alert, links: PortalLinks) -> list[dict[str, Any]]:
     tactics = ", ".join(TACTIC_NAMES.get(t, t) for t in alert.rule.tactics)
     severity = alert.rule.severity
+    workspace = [] if alert.workspace is None else [field(f"Workspace: {workspace_text(alert.workspace)}")]
     facts = [
+        *workspace,
         field(f"Severity: {_SEVERITY_EMOJI.get(severity, ':white_circle:')} {severity}", emoji=True),
         field(f"Window: {window_text(alert.window)}"),
         field(f"Detected: {moment_text(alert.detected_at)}"),

@@ -30,7 +30,7 @@ from shared.alert_links import Link, PortalLinks
 from shared.alert_view import Line, headline, lines
 from shared.alerts import TACTIC_NAMES, TECHNIQUE_NAMES, Alert, describe_delay, technique_url
 from shared.serialise import json_text
-from shared.sinks.shown import MAX_TEXT, flat, window_text
+from shared.sinks.shown import MAX_TEXT, flat, window_text, workspace_text
 
 CARD_VERSION: Final = "1.5"
 # Teams fails messages over ~28 KB; stay below it with room for what the Workflow adds around the card.
@@ -160,9 +160,11 @@ def delay_notice(delay: timedelta | None) -> list[dict[str, Any]]:
 def _facts(alert: Alert) -> dict[str, Any]:
     """Our own facts only (FactSet values are Markdown in Teams): the rule's constants, times, the id."""
     tactics = ", ".join(TACTIC_NAMES.get(t, t) for t in alert.rule.tactics)
+    workspace = [] if alert.workspace is None else [{"title": "Workspace", "value": workspace_text(alert.workspace)}]
     return {
         "type": "FactSet",
         "facts": [
+            *workspace,
             {"title": "Severity", "value": alert.rule.severity},
             {"title": "Window", "value": window_text(alert.window)},
             {"title": "Detected", "value": f"{alert.detected_at:%Y-%m-%d %H:%M:%S} UTC"},

@@ -14,18 +14,19 @@ from shared.alerts import TACTIC_NAMES, describe_delay, technique_url
 from shared.documents import Deliverable
 from shared.health import HealthAlert
 from shared.instants import format_instant
-from shared.sinks.shown import clip, flat, health_facts, window_text
+from shared.sinks.shown import clip, flat, health_facts, window_text, workspace_text
 
 
 def summary(alert: Deliverable, *, limit: int = 255) -> str:
     """One line naming the alert: ``MFA Rejected by User: 2 users from 3 IP addresses (window)``."""
+    where = "" if alert.workspace is None else f"[{alert.workspace.name}] "
     if isinstance(alert, HealthAlert):
-        return clip(f"{alert.title}: {alert.summary}", limit)
+        return clip(f"{where}{alert.title}: {alert.summary}", limit)
     users, ips = counts(alert)
     late = " (late data)" if alert.late is not None else ""
     text = (
-        f"{alert.rule.name}: {users} user{'s' if users != 1 else ''} from {ips} IP address{'es' if ips != 1 else ''}"
-        f"{late}, {window_text(alert.window)}"
+        f"{where}{alert.rule.name}: {users} user{'s' if users != 1 else ''} "
+        f"from {ips} IP address{'es' if ips != 1 else ''}{late}, {window_text(alert.window)}"
     )
     return clip(text, limit)
 
@@ -38,6 +39,8 @@ def description(alert: Deliverable, *, links: PortalLinks) -> str:
     if alert.late is not None:
         out.append("Late: UEBA/sign-in data arrived after the window's first evaluation.")
     out += _delay(alert)
+    if alert.workspace is not None:
+        out.append(f"Workspace: {workspace_text(alert.workspace)}")
     out += [
         f"Severity: {alert.rule.severity}",
         f"Window: {window_text(alert.window)}",

@@ -114,10 +114,12 @@ class LogAnalyticsSource:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, credential: TokenCredential | None = None) -> LogAnalyticsSource:
-        if settings.workspace_id is None:
-            raise ConfigError("LOG_ANALYTICS_WORKSPACE_ID: required when MFA_SOURCE=loganalytics")
+        workspaces = settings.workspaces
+        if len(workspaces) != 1:
+            # Many workspaces are many sources, one per runner (shared.fleet).
+            raise ConfigError(f"LOG_ANALYTICS_WORKSPACE_ID: one source reads one workspace, {len(workspaces)} are set")
         return cls(
-            workspace_id=settings.workspace_id,
+            workspace_id=workspaces[0].id,
             endpoint=settings.la_endpoint,
             server_timeout=settings.la_server_timeout,
             client_id=settings.azure_client_id,

@@ -247,9 +247,14 @@ class LogAnalyticsServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving (if it was started) and release the tables."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
         self._httpd.server_close()
-        self._thread.join(timeout=5)
         self._con.close()
 
     # --- test controls ----------------------------------------------------------------------

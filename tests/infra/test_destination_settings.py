@@ -276,7 +276,8 @@ def test_servicenow_with_both_credentials_is_refused_not_guessed(
 
 def test_workspace_resource_id_is_the_target_workspaces(main_template: Template, clean_environment: None) -> None:
     setting = app_settings(main_template)["MFA_WORKSPACE_RESOURCE_ID"]
-    assert render(setting) == "workspaceReader.outputs.workspaceResourceId"
+    # Empty with additionalWorkspaces: each workspace's resource id goes in a workspaces file.
+    assert render(setting) == "manyWorkspaces ?  : workspaceReader.outputs.workspaceResourceId"
     settings = load_deployed(main_template, {**NO_TEAMS, **DESTINATIONS["slack"][0]})
     assert settings.workspace_resource_id == DEPLOY_TIME["workspaceReader.outputs.workspaceResourceId"]
 

@@ -24,6 +24,7 @@ ROLE_IDS = {
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
 }
 
 # Settings of the code that the template deliberately does not set, and why.
@@ -118,9 +119,12 @@ def test_every_bicep_file_parses(infra_dir: Path) -> None:
     assert {path.relative_to(infra_dir).as_posix() for path in files} >= {
         "main.bicep",
         "modules/workspace-reader.bicep",
+        "modules/workspace-list.bicep",
     }
     for path in files:
-        assert load(path).resources, f"{path} declares no resource"
+        template = load(path)
+        # workspace-list.bicep only computes a value: an output, no resource.
+        assert template.resources or template.outputs, f"{path} declares no resource and no output"
 
 
 def test_no_registry_modules(main_template: Template) -> None:
@@ -338,11 +342,15 @@ def test_no_secret_value_reaches_an_app_setting(main_template: Template) -> None
 
 
 def test_identity_has_exactly_the_expected_roles(main_template: Template) -> None:
+    # symbol -> (scope, role, deployment condition)
     expected = {
-        "storageBlobOwner": ("storage", "Storage Blob Data Owner"),
-        "storageTableContributor": ("stateTable", "Storage Table Data Contributor"),
-        "appInsightsPublisher": ("appInsights", "Monitoring Metrics Publisher"),
-        "keyVaultSecretsUser": ("keyVault", "Key Vault Secrets User"),
+        "storageBlobOwner": ("storage", "Storage Blob Data Owner", None),
+        "storageTableContributor": ("stateTable", "Storage Table Data Contributor", None),
+        "appInsightsPublisher": ("appInsights", "Monitoring Metrics Publisher", None),
+        "keyVaultSecretsUser": ("keyVault", "Key Vault Secrets User", None),
+        # MFA_FANOUT=queue: each of the two queues, not the account (tests/infra/test_many_workspaces.py).
+        "fanoutQueueContributor": ("fanoutQueue", "Storage Queue Data Contributor", "fanoutToQueue"),
+        "fanoutPoisonQueueContributor": ("fanoutPoisonQueue", "Storage Queue Data Contributor", "fanoutToQueue"),
     }
     granted = {
         symbol: body
@@ -350,12 +358,12 @@ def test_identity_has_exactly_the_expected_roles(main_template: Template) -> Non
         if render(body["properties"]["principalId"]) == IDENTITY_PRINCIPAL_ID
     }
     assert set(granted) == set(expected), "the identity must get these roles and no others"
-    for symbol, (scope, role) in expected.items():
+    for symbol, (scope, role, condition) in expected.items():
         body = granted[symbol]
         assert body["scope"] == scope, symbol
         assert role_id(main_template, body) == ROLE_IDS[role], symbol
         assert body["properties"]["principalType"] == "ServicePrincipal", symbol
-        assert main_template.condition(symbol) is None, symbol
+        assert main_template.condition(symbol) == condition, symbol
         # Deterministic name: the scope, the identity and the granted role.
         name = body["name"]["function"]
         assert name["type"] == "guid", symbol
@@ -387,7 +395,10 @@ def test_workspace_reader_module_targets_the_sentinel_workspace(main_template: T
     params = module["config"]["params"]
     assert params["workspaceName"] == "targetWorkspaceName"
     assert render(params["principalId"]) == IDENTITY_PRINCIPAL_ID
-    assert render(app_settings(main_template)["LOG_ANALYTICS_WORKSPACE_ID"]) == "workspaceReader.outputs.customerId"
+    # The target's GUID alone, unless additionalWorkspaces lists more (tests/infra/test_many_workspaces.py).
+    assert render(app_settings(main_template)["LOG_ANALYTICS_WORKSPACE_ID"]) == (
+        "manyWorkspaces ? workspaceList.outputs.value : workspaceReader.outputs.customerId"
+    )
 
 
 def test_workspace_reader_defines_a_three_table_custom_role(reader_template: Template) -> None:

@@ -29,6 +29,10 @@ _TEXT = {
         "No IdentityInfo rows for 24 h",
         "Alerts still fire but carry no roles or groups: check the UEBA IdentityInfo sync.",
     ),
+    "unevaluated": (
+        "Sign-in time since 2026-11-28T06:00:00Z is NOT evaluated yet",
+        "The last failure: Log Analytics refused the SigninLogs query (HTTP 403 InsufficientAccessError).",
+    ),
     "skipped": (
         "7 days of sign-in time were not evaluated",
         "The run was behind by more than MFA_MAX_CATCHUP, so it skipped ahead: no alert was raised for "

@@ -1,0 +1,169 @@
+"""A run over every configured workspace: each its own stream, evaluated at the same time within a bound.
+
+Each workspace gets its own ``Runner`` (``shared.job.assembled``) with its own settings
+(``shared.workspace_settings``), state, source and sinks, so one workspace's checkpoint, outbox,
+suppression and health never touch another's, and one workspace's data never reaches another's
+alert. A workspace that fails (403 because access was withdrawn, 5xx, throttling, its state
+unreachable) is reported by name; its checkpoint stays, the next run retries it, and every other
+workspace advances and delivers meanwhile. At most ``MFA_WORKSPACE_CONCURRENCY`` run at once (threads:
+the work is waiting on Log Analytics and on receivers). The HTTP transport to the destinations and
+the Azure credential (one token cache) are shared.
+
+Every problem a workspace's settings have is found before anything runs (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TextIO
+
+from azure.core.credentials import TokenCredential
+
+from shared.errors import MfaRejectedError, describe
+from shared.job import assembled, check_job_settings, run_scheduled
+from shared.redaction import Redactor
+from shared.run_report import RunReport
+from shared.settings import Settings
+from shared.sinks.transport import HttpTransport
+from shared.urls import is_loopback_url
+from shared.workspace_settings import settings_for
+from shared.workspaces import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FleetReport:
+    """What a run over many workspaces did: one ``RunReport`` per workspace, in the configured order."""
+
+    reports: list[RunReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[RunReport]:
+        return [report for report in self.reports if report.failed]
+
+    @property
+    def error(self) -> str | None:
+        """Each failed workspace by name, with its error; None when every workspace succeeded."""
+        failed = self.failed
+        if not failed:
+            return None
+        return f"{len(failed)} of {len(self.reports)} workspace(s) failed: " + "; ".join(
+            f"{report.workspace or report.workspace_id or 'workspace'}: {report.error}" for report in failed
+        )
+
+    def dimensions(self) -> dict[str, object]:
+        return {
+            "workspaces": len(self.reports),
+            "workspaces_failed": len(self.failed),
+            "failed_workspaces": ",".join(report.workspace for report in self.failed),
+            "alerts": sum(report.alerts for report in self.reports),
+            "delivered": sum(report.delivered for report in self.reports),
+            "retried": sum(report.retried for report in self.reports),
+            "dead": sum(report.dead for report in self.reports),
+            "seconds_total": round(self.seconds, 3),
+        }
+
+
+def names_workspaces(settings: Settings) -> bool:
+    """Whether the deployment names its workspaces (one named, or several): each then has its own state."""
+    return any(workspace.scoped for workspace in settings.workspaces)
+
+
+def is_fleet(settings: Settings) -> bool:
+    """Whether a run reads named workspaces, each its own stream (``run_fleet``)."""
+    return settings.source == "loganalytics" and names_workspaces(settings)
+
+
+def run_fleet(
+    settings: Settings,
+    *,
+    now: datetime,
+    stream: TextIO | None = None,
+    only: Sequence[Workspace] | None = None,
+) -> FleetReport:
+    """Evaluate ``only`` these workspaces (default: every configured one) at ``now``, each a stream of its own."""
+    workspaces = list(settings.workspaces if only is None else only)
+    prepared = [(workspace, settings_for(settings, workspace)) for workspace in workspaces]
+    for _, own in prepared:  # every workspace's problems before any workspace runs
+        check_job_settings(own)
+    started = time.perf_counter()
+    report = FleetReport()
+    transport = HttpTransport(timeout=settings.http_timeout)
+    with _shared_credential(settings, workspaces) as credential:
+        bound = max(1, min(settings.workspace_concurrency, len(prepared)))
+        with ThreadPoolExecutor(max_workers=bound, thread_name_prefix="workspace") as pool:
+            runs = [
+                pool.submit(
+                    _run_one,
+                    workspace,
+                    own,
+                    now=now,
+                    stream=stream,
+                    transport=transport,
+                    credential=None if is_loopback_url(own.la_endpoint) else credential,
+                )
+                for workspace, own in prepared
+            ]
+            report.reports = [run.result() for run in runs]
+    report.seconds = time.perf_counter() - started
+    _log(report)
+    return report
+
+
+def _run_one(
+    workspace: Workspace,
+    settings: Settings,
+    *,
+    now: datetime,
+    stream: TextIO | None,
+    transport: HttpTransport,
+    credential: TokenCredential | None,
+) -> RunReport:
+    """One workspace's run; whatever goes wrong is its report's error, never another workspace's."""
+    try:
+        if not workspace.scoped:
+            return run_scheduled(settings, now=now, stream=stream)
+        with assembled(
+            settings, now=now, stream=stream, workspace=workspace, transport=transport, credential=credential
+        ) as runner:
+            return runner.run(now=now)
+    except Exception as error:  # its state or source could not even be opened: this workspace alone fails
+        report = RunReport(workspace=workspace.name, workspace_id=workspace.id)
+        urls, keys = settings.secrets()
+        text = str(error) if isinstance(error, MfaRejectedError) else describe(error)
+        report.fail(Redactor(urls=urls, secrets=keys)(text))
+        logger.error("workspace %s: run not started: %s", workspace.label, report.error)
+        return report
+
+
+@contextmanager
+def _shared_credential(settings: Settings, workspaces: Sequence[Workspace]) -> Iterator[TokenCredential | None]:
+    """One ``DefaultAzureCredential`` (one token cache) for every workspace read over the network."""
+    if all(is_loopback_url(workspace.endpoint or settings.la_endpoint) for workspace in workspaces):
+        yield None
+        return
+    from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - only the live source needs it
+
+    credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
+    try:
+        yield credential
+    finally:
+        credential.close()
+
+
+def _log(report: FleetReport) -> None:
+    # One record per fleet run, beside each workspace's own "run finished" record (shared.runner).
+    dimensions = report.dimensions()
+    level = logging.ERROR if report.failed else logging.INFO
+    text = " ".join(f"{key}={value}" for key, value in dimensions.items() if value not in ("", None))
+    logger.log(level, "workspaces finished %s", text, extra={"custom_dimensions": dimensions, **dimensions})
+    if report.failed:
+        logger.error("%s", report.error)

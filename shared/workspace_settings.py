@@ -1,0 +1,47 @@
+"""One workspace's settings: the deployment's, with the workspace's GUID, endpoint, resource id and destinations.
+
+A workspace with destinations of its own (``MFA_WORKSPACES_FILE``) uses exactly those, none of the
+global ones: a customer's alerts go to that customer's channel or queue, and nowhere else. A
+workspace without falls back to the global destinations. Every value is validated as the global
+settings are, and a problem names the workspace.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from shared.errors import ConfigError
+from shared.settings import Settings, describe_problems
+from shared.workspaces import DESTINATION_SETTINGS, Workspace
+
+# The fields behind the destination settings a workspace may set, reset before its own are applied.
+_DESTINATION_FIELDS: Final = frozenset(
+    name for name, field in Settings.model_fields.items() if field.alias in DESTINATION_SETTINGS
+)
+
+
+def settings_for(settings: Settings, workspace: Workspace) -> Settings:
+    """``settings`` for ``workspace`` alone; ``ConfigError`` naming the workspace for a bad destination."""
+    values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
+    # The workspace's own stream: no list and no file to read again.
+    values |= {"workspace_id": workspace.id, "workspaces_file": None}
+    if workspace.endpoint is not None:
+        values["la_endpoint"] = workspace.endpoint
+    if workspace.resource_id is not None:
+        values["workspace_resource_id"] = workspace.resource_id
+    elif workspace.scoped and len(settings.workspaces) > 1:
+        # MFA_WORKSPACE_RESOURCE_ID names one workspace: it must not send another's analysts there.
+        values["workspace_resource_id"] = None
+    if workspace.destinations is not None:
+        for name in _DESTINATION_FIELDS:
+            values[name] = Settings.model_fields[name].default
+        by_alias = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+        values |= {by_alias[key]: value for key, value in workspace.destinations.items()}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(
+            f"workspace {workspace.label}: invalid settings: " + "; ".join(describe_problems(error))
+        ) from None
