@@ -153,7 +153,7 @@ def kept_files(root: Path, ignore: FuncIgnore, *, prefix: str = "") -> Iterator[
 # What the package is meant to hold (.funcignore's own header says so); anything else that
 # .funcignore lets in is reported as a stray rather than counted as the app.
 APP_FILES: Final = ("host.json", "requirements.txt")
-APP_DIRECTORIES: Final = ("MfaRejectedTimer/", "shared/")
+APP_DIRECTORIES: Final = ("MfaRejectedTimer/", "MfaRejectedWorker/", "shared/")
 
 
 def is_app_file(relative: str) -> bool:
