@@ -206,7 +206,9 @@ def _chosen(settings: Settings, wanted: str | None) -> list[Workspace]:
 def _fleet_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     urls, keys = settings.secrets()
     workspaces = _chosen(settings, args.workspace)
-    snapshots = fleet_snapshot(settings, workspaces, redact=Redactor(urls=urls, secrets=keys))
+    snapshots = fleet_snapshot(
+        settings, workspaces, redact=Redactor(urls=urls, secrets=keys), leftovers=args.workspace is None
+    )
     if args.format == "json":
         out.write(json.dumps({"workspaces": snapshots}, indent=2) + "\n")
     else:

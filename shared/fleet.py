@@ -26,7 +26,7 @@ from typing import TextIO
 from azure.core.credentials import TokenCredential
 
 from shared.errors import MfaRejectedError, describe
-from shared.job import assembled, check_job_settings, run_scheduled
+from shared.job import assembled, check_job_settings, deliver_leftovers, run_scheduled
 from shared.redaction import Redactor
 from shared.run_report import RunReport
 from shared.settings import Settings
@@ -44,6 +44,8 @@ class FleetReport:
 
     reports: list[RunReport] = field(default_factory=list)
     seconds: float = 0.0
+    # What the one-workspace state's outbox still held, delivered with the global destinations.
+    leftovers: RunReport | None = None
 
     @property
     def failed(self) -> list[RunReport]:
@@ -53,11 +55,12 @@ class FleetReport:
     def error(self) -> str | None:
         """Each failed workspace by name, with its error; None when every workspace succeeded."""
         failed = self.failed
-        if not failed:
+        leftover = self.leftovers.error if self.leftovers is not None else None
+        if not failed and leftover is None:
             return None
-        return f"{len(failed)} of {len(self.reports)} workspace(s) failed: " + "; ".join(
-            f"{report.workspace or report.workspace_id or 'workspace'}: {report.error}" for report in failed
-        )
+        text = "; ".join(f"{report.workspace or report.workspace_id}: {report.error}" for report in failed)
+        text = f"{len(failed)} of {len(self.reports)} workspace(s) failed: {text}" if failed else ""
+        return "; ".join(part for part in (text, leftover and f"one-workspace state: {leftover}") if part)
 
     def dimensions(self) -> dict[str, object]:
         return {
@@ -113,6 +116,8 @@ def run_fleet(
                 for workspace, own in prepared
             ]
             report.reports = [run.result() for run in runs]
+    if names_workspaces(settings) and only is None:
+        report.leftovers = _leftovers(settings, now=now, stream=stream, transport=transport)
     report.seconds = time.perf_counter() - started
     _log(report)
     return report
@@ -141,6 +146,18 @@ def _run_one(
         text = str(error) if isinstance(error, MfaRejectedError) else describe(error)
         report.fail(Redactor(urls=urls, secrets=keys)(text))
         logger.error("workspace %s: run not started: %s", workspace.label, report.error)
+        return report
+
+
+def _leftovers(
+    settings: Settings, *, now: datetime, stream: TextIO | None, transport: HttpTransport
+) -> RunReport | None:
+    try:
+        return deliver_leftovers(settings, now=now, stream=stream, transport=transport)
+    except Exception as error:  # its state unreadable: said, and every workspace's run stands
+        report = RunReport(workspace="one-workspace state")
+        report.fail(str(error) if isinstance(error, MfaRejectedError) else describe(error))
+        logger.error("one-workspace state: not delivered: %s", report.error)
         return report
 
 

@@ -27,17 +27,30 @@ def describe_fleet(report: FleetReport) -> str:
     for run in sorted(report.reports, key=lambda run: not run.failed):
         lines.append(f"Workspace {_name(run.workspace, run.workspace_id)}:")
         lines.extend(f"  {line}" for line in describe_report(run).splitlines())
+    if report.leftovers is not None:
+        lines.append("The one-workspace state (before the workspaces were named), its outbox only:")
+        # Its first line is about windows, and this state has none to evaluate.
+        lines.extend(f"  {line}" for line in describe_report(report.leftovers).splitlines()[1:])
     if failed:
         lines.append("Failed workspaces keep their checkpoint: the next run retries them and catches up.")
     return "\n".join(lines)
 
 
 def fleet_snapshot(
-    settings: Settings, workspaces: Sequence[Workspace], *, redact: Redactor | None = None
+    settings: Settings, workspaces: Sequence[Workspace], *, redact: Redactor | None = None, leftovers: bool = False
 ) -> list[dict[str, Any]]:
     """Each workspace's state (``shared.reports.state_snapshot``) with its name and GUID; a workspace
-    that has never run has ``state: null``."""
+    that has never run has ``state: null``. With ``leftovers``, also the one-workspace state (named
+    ``one-workspace state``, no GUID) while its outbox holds anything pending or dead."""
     snapshots = []
+    if leftovers and (settings.uses_table_state or Path(settings.state).is_file()):
+        state = open_state(settings)
+        try:
+            snapshot = state_snapshot(state, redact=redact)
+        finally:
+            state.close()
+        if snapshot["pending"] or snapshot["dead"]:
+            snapshots.append({"name": LEFTOVERS, "id": "", "state": snapshot})
     for workspace in workspaces:
         entry: dict[str, Any] = {"name": workspace.name, "id": workspace.id, "state": None}
         scope = workspace.id if workspace.scoped else None
@@ -49,6 +62,9 @@ def fleet_snapshot(
                 state.close()
         snapshots.append(entry)
     return snapshots
+
+
+LEFTOVERS = "one-workspace state"
 
 
 def render_fleet_status(snapshots: Sequence[dict[str, Any]], *, now: datetime | None = None) -> str:
@@ -93,4 +109,6 @@ def _failing(entry: dict[str, Any]) -> bool:
 
 
 def _name(name: str, guid: str) -> str:
-    return guid if not name or name == guid else f"{name} ({guid})"
+    if not guid or name == guid:
+        return name or guid
+    return f"{name} ({guid})" if name else guid

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from azure.core.credentials import TokenCredential
@@ -18,7 +19,7 @@ from shared.errors import ConfigError
 from shared.models import WorkspaceTag
 from shared.redaction import Redactor
 from shared.run_report import RunReport
-from shared.runner import Runner
+from shared.runner import Runner, deliver_into, log_report, outbox_dispatcher
 from shared.settings import Settings
 from shared.sinks.base import MAX_REQUESTS_PER_DELIVERY
 from shared.sinks.factory import build_sinks
@@ -115,6 +116,35 @@ def check_job_settings(settings: Settings) -> None:
 
 def tag_of(workspace: Workspace) -> WorkspaceTag:
     return WorkspaceTag(name=workspace.name, id=workspace.id, resource_id=workspace.resource_id)
+
+
+def deliver_leftovers(
+    settings: Settings, *, now: datetime, stream: TextIO | None = None, transport: HttpTransport | None = None
+) -> RunReport | None:
+    """The one-workspace state (from before the deployment named its workspaces, ``Workspace.scoped``):
+    what its outbox still holds goes to the global destinations, so nothing recorded there is left
+    behind. None when there is no such state or nothing in it is pending.
+
+    Its checkpoint is not carried over: the named workspaces start their own (docs/workspaces.md).
+    """
+    if not settings.uses_table_state and not Path(settings.state).is_file():
+        return None
+    transport = transport or HttpTransport(timeout=settings.http_timeout)
+    sinks = build_sinks(settings, stream=stream, transport=transport)
+    urls, keys = settings.secrets()
+    redact = Redactor(urls=urls, secrets=keys)
+    state = open_state(settings)
+    try:
+        if not state.items(status="pending"):
+            return None
+        report = RunReport(workspace="one-workspace state")
+        longest = timedelta(seconds=transport.worst_case * MAX_REQUESTS_PER_DELIVERY)
+        dispatcher = outbox_dispatcher(settings, state=state, sinks=sinks, redact=redact, longest_delivery=longest)
+        deliver_into(report, dispatcher, now=now, redact=redact, named="one-workspace state: ")
+    finally:
+        state.close()
+    log_report(report)
+    return report
 
 
 def run_scheduled(settings: Settings, *, now: datetime, stream: TextIO | None = None) -> RunReport:

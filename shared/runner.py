@@ -72,13 +72,11 @@ class Runner:
             sink_names=[sink.name for sink in self.sinks] or [UNROUTED],
             workspace=self.workspace,
         )
-        self.dispatcher = OutboxDispatcher(
+        self.dispatcher = outbox_dispatcher(
+            self.settings,
             state=self.state,
             sinks=self.sinks,
-            max_attempts=self.settings.max_delivery_attempts,
-            late_after=self.settings.max_catchup,
             redact=self.redact,
-            lease=lease_for(self.longest_delivery),
             longest_delivery=self.longest_delivery,
             jitter=self.jitter,
         )
@@ -160,7 +158,7 @@ class Runner:
         self._deliver(now=now, report=report)
         report.durations["total"] = time.perf_counter() - started
         self._note_run(now=now, report=report)
-        _log(report)
+        log_report(report)
         return report
 
     def _new_report(self) -> RunReport:
@@ -226,26 +224,56 @@ class Runner:
         )
 
     def _deliver(self, *, now: datetime, report: RunReport) -> None:
-        started = time.perf_counter()
-        try:
-            tally = self.dispatcher.dispatch(now=now)
-        except Exception as error:  # the state store failed before any lane started (deliveries never raise)
-            report.fail(f"delivery: {self.redact(describe(error))}")
-            logger.error("%sdelivery failed: %s", self._named(), report.error)
-        else:
-            report.delivered += tally.delivered
-            report.delivered_alerts += len(tally.delivered_alerts)
-            report.retried += tally.retried
-            report.deferred += tally.deferred
-            report.dead += tally.dead
-            report.unrouted += tally.unrouted
-            report.by_sink = tally.by_sink
-            for error in tally.errors:
-                report.fail(error)
-        report.durations["deliver"] = time.perf_counter() - started
+        deliver_into(report, self.dispatcher, now=now, redact=self.redact, named=self._named())
 
 
-def _log(report: RunReport) -> None:
+def outbox_dispatcher(
+    settings: Settings,
+    *,
+    state: StateStore,
+    sinks: Sequence[Sink],
+    redact: Redactor,
+    longest_delivery: timedelta,
+    jitter: Callable[[], float] = random.random,
+) -> OutboxDispatcher:
+    """The dispatcher of ``state``'s outbox to ``sinks``, with the settings' attempts and delay bound."""
+    return OutboxDispatcher(
+        state=state,
+        sinks=sinks,
+        max_attempts=settings.max_delivery_attempts,
+        late_after=settings.max_catchup,
+        redact=redact,
+        lease=lease_for(longest_delivery),
+        longest_delivery=longest_delivery,
+        jitter=jitter,
+    )
+
+
+def deliver_into(
+    report: RunReport, dispatcher: OutboxDispatcher, *, now: datetime, redact: Redactor, named: str = ""
+) -> None:
+    """Deliver what is due and count it in ``report``; a state store failing is the report's error."""
+    started = time.perf_counter()
+    try:
+        tally = dispatcher.dispatch(now=now)
+    except Exception as error:  # the state store failed before any lane started (deliveries never raise)
+        report.fail(f"delivery: {redact(describe(error))}")
+        logger.error("%sdelivery failed: %s", named, report.error)
+    else:
+        report.delivered += tally.delivered
+        report.delivered_alerts += len(tally.delivered_alerts)
+        report.retried += tally.retried
+        report.deferred += tally.deferred
+        report.dead += tally.dead
+        report.unrouted += tally.unrouted
+        report.by_sink = tally.by_sink
+        for error in tally.errors:
+            report.fail(error)
+    report.durations["deliver"] = time.perf_counter() - started
+
+
+def log_report(report: RunReport) -> None:
+    """The run record: one per run, as every run ends."""
     # One record per run from this logger ("shared.runner", as docs/deploy.md queries it). The fields
     # go both into the message (the Functions host forwards only the message text to Application
     # Insights) and into ``extra`` (as custom dimensions, for OpenTelemetry exporters).
