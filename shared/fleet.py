@@ -26,7 +26,7 @@ from typing import TextIO
 from azure.core.credentials import TokenCredential
 
 from shared.errors import MfaRejectedError, describe
-from shared.job import assembled, check_job_settings, deliver_leftovers, run_scheduled
+from shared.job import assembled, check_job_settings, deliver_leftovers, run_scheduled, warn_no_sink
 from shared.redaction import Redactor
 from shared.run_report import RunReport
 from shared.settings import Settings
@@ -97,6 +97,10 @@ def run_fleet(
     prepared = [(workspace, settings_for(settings, workspace)) for workspace in workspaces]
     for _, own in prepared:  # every workspace's problems before any workspace runs
         check_job_settings(own)
+    silent = [workspace.name for workspace, own in prepared if not own.has_sink]
+    if silent:  # once for the run, not once per workspace
+        shown = ", ".join(silent[:10]) + (f" and {len(silent) - 10} more" if len(silent) > 10 else "")
+        warn_no_sink(f"{len(silent)} workspace(s) ({shown}): ")
     started = time.perf_counter()
     report = FleetReport()
     transport = HttpTransport(timeout=settings.http_timeout)

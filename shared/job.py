@@ -61,12 +61,8 @@ def assembled(
     source = build_source(settings, credential=credential)
     transport = transport or HttpTransport(timeout=settings.http_timeout)
     sinks = build_sinks(settings, stream=stream, transport=transport)
-    if not sinks:
-        logger.warning(
-            "no sink is configured (MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_SLACK_WEBHOOK_URL, "
-            "MFA_PAGERDUTY_ROUTING_KEY, MFA_JIRA_URL, MFA_SERVICENOW_URL, MFA_CONSOLE): alerts are recorded in "
-            "the outbox and wait there (`status` lists them); the first run with a sink delivers them"
-        )
+    if not sinks and workspace is None:  # a run over many workspaces says it once (shared.fleet)
+        warn_no_sink()
     urls, keys = settings.secrets()
     scoped = workspace is not None and workspace.scoped
     try:
@@ -89,6 +85,15 @@ def assembled(
     finally:
         state.close()
         source.close()
+
+
+def warn_no_sink(where: str = "") -> None:
+    logger.warning(
+        "%sno sink is configured (MFA_TEAMS_WEBHOOK_URL, MFA_WEBHOOK_URL, MFA_SLACK_WEBHOOK_URL, "
+        "MFA_PAGERDUTY_ROUTING_KEY, MFA_JIRA_URL, MFA_SERVICENOW_URL, MFA_CONSOLE): alerts are recorded in "
+        "the outbox and wait there (`status` lists them); the first run with a sink delivers them",
+        where,
+    )
 
 
 def _shift_for_emulation(source: DataSource, state: StateStore, settings: Settings, *, now: datetime) -> timedelta:

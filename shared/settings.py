@@ -20,7 +20,7 @@ from shared.display import shown
 from shared.errors import ConfigError
 from shared.ncrontab import check_ncrontab
 from shared.urls import check_http_url
-from shared.workspaces import Workspace, WorkspaceConfigError, load_workspaces_file, parse_workspace_list
+from shared.workspaces import Workspace, WorkspaceConfigError, canonical_list, configured_workspaces
 
 PUBLIC_LA_ENDPOINT = "https://api.loganalytics.io"
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -106,17 +106,10 @@ class Settings(DestinationSettings):
     @classmethod
     def _workspaces_are_guids(cls, value: str | None) -> str | None:
         # Checked here too, so a bad list is reported beside every other bad setting.
-        if value is None:
-            return None
         try:
-            workspaces = parse_workspace_list(value)
+            return None if value is None else canonical_list(value)
         except WorkspaceConfigError as error:
             raise ValueError(str(error).removeprefix("LOG_ANALYTICS_WORKSPACE_ID: ")) from None
-        # Canonical: lower-case GUIDs, no spaces ("name=GUID" for a named entry).
-        named = ["=" in part for part in value.split(",")]
-        return ",".join(
-            f"{w.name}={w.id}" if was_named else w.id for w, was_named in zip(workspaces, named, strict=True)
-        )
 
     @field_validator("workspaces_file", mode="before")
     @classmethod
@@ -201,18 +194,20 @@ class Settings(DestinationSettings):
         return self
 
     def _read_workspaces(self) -> list[str]:
-        if self.workspace_id is not None and self.workspaces_file is not None:
-            return ["LOG_ANALYTICS_WORKSPACE_ID, MFA_WORKSPACES_FILE: set one or the other, not both"]
         try:
-            if self.workspaces_file is not None:
-                self._workspaces = load_workspaces_file(self.workspaces_file)
-            elif self.workspace_id is not None:
-                self._workspaces = parse_workspace_list(self.workspace_id)
+            self._workspaces = configured_workspaces(self.workspace_id, self.workspaces_file)
         except WorkspaceConfigError as error:
             return [str(error).replace(";", ",")]
         if self.source == "loganalytics" and not self._workspaces:
             return ["LOG_ANALYTICS_WORKSPACE_ID: required when MFA_SOURCE=loganalytics (or MFA_WORKSPACES_FILE)"]
         return []
+
+    def narrowed(self, workspace: Workspace, **update: Any) -> Settings:
+        """These settings for ``workspace`` alone, with ``update`` (fields by name, already valid):
+        a copy, not validated again (validating reads the whole environment once more, per workspace)."""
+        copy = self.model_copy(update={"workspace_id": workspace.id, "workspaces_file": None, **update})
+        copy._workspaces = [Workspace(name=workspace.id, id=workspace.id, scoped=False)]
+        return copy
 
     @property
     def workspaces(self) -> list[Workspace]:

@@ -24,21 +24,22 @@ _DESTINATION_FIELDS: Final = frozenset(
 
 def settings_for(settings: Settings, workspace: Workspace) -> Settings:
     """``settings`` for ``workspace`` alone; ``ConfigError`` naming the workspace for a bad destination."""
-    values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
-    # The workspace's own stream: no list and no file to read again.
-    values |= {"workspace_id": workspace.id, "workspaces_file": None}
+    update: dict[str, Any] = {}
     if workspace.endpoint is not None:
-        values["la_endpoint"] = workspace.endpoint
+        update["la_endpoint"] = workspace.endpoint  # checked by shared.workspaces
     if workspace.resource_id is not None:
-        values["workspace_resource_id"] = workspace.resource_id
+        update["workspace_resource_id"] = workspace.resource_id
     elif workspace.scoped and len(settings.workspaces) > 1:
         # MFA_WORKSPACE_RESOURCE_ID names one workspace: it must not send another's analysts there.
-        values["workspace_resource_id"] = None
-    if workspace.destinations is not None:
-        for name in _DESTINATION_FIELDS:
-            values[name] = Settings.model_fields[name].default
-        by_alias = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
-        values |= {by_alias[key]: value for key, value in workspace.destinations.items()}
+        update["workspace_resource_id"] = None
+    if workspace.destinations is None:
+        return settings.narrowed(workspace, **update)
+    # Its own destinations: validated as the global ones are, with none of the global ones.
+    values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
+    values |= {name: Settings.model_fields[name].default for name in _DESTINATION_FIELDS} | update
+    by_alias = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+    values |= {by_alias[key]: value for key, value in workspace.destinations.items()}
+    values |= {"workspace_id": workspace.id, "workspaces_file": None}
     try:
         return Settings.model_validate(values)
     except ValidationError as error:

@@ -99,6 +99,22 @@ def parse_workspace_list(text: str) -> list[Workspace]:
     return workspaces
 
 
+def canonical_list(text: str) -> str:
+    """LOG_ANALYTICS_WORKSPACE_ID as it is kept: lower-case GUIDs, no spaces, a name where one was given."""
+    workspaces = parse_workspace_list(text)
+    named = ["=" in part for part in text.split(",")]
+    return ",".join(f"{w.name}={w.id}" if was else w.id for w, was in zip(workspaces, named, strict=True))
+
+
+def configured_workspaces(listed: str | None, file: Path | None) -> list[Workspace]:
+    """The workspaces of LOG_ANALYTICS_WORKSPACE_ID or MFA_WORKSPACES_FILE (one or the other; none: [])."""
+    if listed is not None and file is not None:
+        raise WorkspaceConfigError("LOG_ANALYTICS_WORKSPACE_ID, MFA_WORKSPACES_FILE: set one or the other, not both")
+    if file is not None:
+        return load_workspaces_file(file)
+    return [] if listed is None else parse_workspace_list(listed)
+
+
 def load_workspaces_file(path: Path, *, environ: Mapping[str, str] | None = None) -> list[Workspace]:
     """The workspaces of the JSON file ``path`` (MFA_WORKSPACES_FILE); ``environ`` resolves
     destinations given as ``{"setting": "NAME"}`` (default: the process environment)."""

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from shared.fleet import is_fleet, run_fleet
+from shared.fleet_reports import fleet_snapshot
 from shared.settings import load_settings
+from tests.harness.azurite import Azurite
 from tests.harness.la_farm import WorkspaceFarm
 from tests.sinks.receiver import Receiver, Reply
 from tests.test_cli import SECRET, call
@@ -103,3 +107,32 @@ def test_the_one_workspace_states_outbox_is_delivered_once_the_workspaces_are_na
     assert [p["window"]["start"] for p in from_before] == ["2026-11-28T09:00:00Z"]
     assert sorted(p["workspace"]["name"] for p in payloads if "workspace" in p) == ["contoso", "fabrikam"]
     assert "one-workspace state" not in again  # delivered: nothing left to show
+
+
+def test_workspaces_share_one_azure_table_each_in_partitions_of_its_own(azurite: Azurite, tmp_path: Path) -> None:
+    table = "Fleet" + uuid.uuid4().hex[:12]
+    with WorkspaceFarm({A: tables(A), B: tables(B)}) as farm:
+        settings = load_settings(
+            MFA_SOURCE="loganalytics",
+            LOG_ANALYTICS_WORKSPACE_ID=f"contoso={A},fabrikam={B}",
+            MFA_LA_ENDPOINT=farm.endpoint,
+            MFA_STATE="table",
+            MFA_STATE_TABLE=table,
+            AzureWebJobsStorage=azurite.connection_string,
+            MFA_ALLOW_NO_SINK="true",
+        )
+        for hour in (10, 11):
+            report = run_fleet(settings, now=NOW.replace(hour=hour))
+            assert report.error is None
+    snapshots = {entry["name"]: entry["state"] for entry in fleet_snapshot(settings, settings.workspaces)}
+    assert {name: state["checkpoint"] for name, state in snapshots.items()} == {
+        "contoso": "2026-11-28T11:00:00Z",
+        "fabrikam": "2026-11-28T11:00:00Z",
+    }
+    assert {name: state["outbox"] for name, state in snapshots.items()} == {
+        "contoso": {"pending": 2},  # two windows' alerts, unrouted, each in its own workspace's outbox
+        "fabrikam": {"pending": 2},
+    }
+    with TableServiceClient.from_connection_string(azurite.connection_string) as service:
+        partitions = {entity["PartitionKey"] for entity in service.get_table_client(table).list_entities()}
+    assert {partition.split(".")[0] for partition in partitions} == {A, B}
