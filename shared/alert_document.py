@@ -213,35 +213,21 @@ class AlertDocument(_Model):
         description="The rule's result rows (custom details): the 16 output columns, in the query's order, sorted"
         " by UEBARiskScore descending.",
     )
-    delayed: Literal[True] | SkipJsonSchema[None] = Field(
-        None,
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="Present (true) only when the alert is delivered more than MFA_MAX_CATCHUP after detectedAt: it"
-        " waited in the outbox because no sink was configured or the receiver kept failing.",
+    delayed: Literal[True] | SkipJsonSchema[None] = optional_field(
+        "Present (true) only when the alert is delivered more than MFA_MAX_CATCHUP after detectedAt: it"
+        " waited in the outbox because no sink was configured or the receiver kept failing."
     )
-    delay_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
-        None,
-        alias="delaySeconds",
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="With delayed: seconds between detectedAt and this delivery.",
+    delay_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = optional_field(
+        "With delayed: seconds between detectedAt and this delivery.", alias="delaySeconds"
     )
 
-    late: Literal[True] | SkipJsonSchema[None] = Field(
-        None,
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="Present (true) only when the rows were found by a re-evaluation of the window (MFA_LATE_DATA):"
+    late: Literal[True] | SkipJsonSchema[None] = optional_field(
+        "Present (true) only when the rows were found by a re-evaluation of the window (MFA_LATE_DATA):"
         " their sign-in or UEBA data arrived after the window's first evaluation. Rows alerted before are never"
-        " sent again.",
+        " sent again."
     )
-    late_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
-        None,
-        alias="lateSeconds",
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="With late: seconds between the window's end and the re-evaluation that found these rows.",
+    late_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = optional_field(
+        "With late: seconds between the window's end and the re-evaluation that found these rows.", alias="lateSeconds"
     )
 
     @model_validator(mode="after")

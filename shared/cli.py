@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Final, TextIO
 
 from pydantic import TypeAdapter
@@ -27,14 +26,13 @@ from shared.instants import format_instant
 from shared.job import assembled, run_scheduled
 from shared.models import ReadRequest, Window
 from shared.progress import ProgressBar
-from shared.redaction import Redactor
 from shared.reports import describe_report, render_status, state_snapshot
 from shared.settings import SAMPLE_CLOCK_FILE, SAMPLE_DATA_DIR, Settings, load_settings
 from shared.sources.base import DataSource
 from shared.sources.factory import build_source
 from shared.sources.fixtures import FixtureSource
 from shared.sources.values import parse_datetime
-from shared.state import OutboxItem, StateStore, open_state, scoped_path
+from shared.state import OutboxItem, StateStore, open_state, state_exists
 from shared.window_plan import window_end
 from shared.workspace_settings import settings_for
 from shared.workspaces import Workspace
@@ -183,12 +181,10 @@ def _state_settings(args: argparse.Namespace) -> Settings:
     return load_settings(**({} if args.state is None else {"MFA_STATE": args.state}))
 
 
-def _existing_state(args: argparse.Namespace) -> Settings:
-    """The settings of a command that reads the state: it must exist already (nothing is created)."""
-    settings = _state_settings(args)
-    if not settings.uses_table_state and not Path(settings.state).is_file():
+def _must_exist(settings: Settings) -> None:
+    """A command that reads the one-workspace state needs it to exist already (nothing is created)."""
+    if not state_exists(settings):
         raise InputError(f"no state at {settings.state} (check --state or MFA_STATE; a run creates it)")
-    return settings
 
 
 def _chosen(settings: Settings, wanted: str | None) -> list[Workspace]:
@@ -204,11 +200,8 @@ def _chosen(settings: Settings, wanted: str | None) -> list[Workspace]:
 
 
 def _fleet_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    urls, keys = settings.secrets()
     workspaces = _chosen(settings, args.workspace)
-    snapshots = fleet_snapshot(
-        settings, workspaces, redact=Redactor(urls=urls, secrets=keys), leftovers=args.workspace is None
-    )
+    snapshots = fleet_snapshot(settings, workspaces, redact=settings.redactor(), leftovers=args.workspace is None)
     if args.format == "json":
         out.write(json.dumps({"workspaces": snapshots}, indent=2) + "\n")
     else:
@@ -217,13 +210,13 @@ def _fleet_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:
-    if args.workspace is not None or names_workspaces(_state_settings(args)):
-        return _fleet_status(args, _state_settings(args), out)
-    settings = _existing_state(args)
-    urls, keys = settings.secrets()
+    settings = _state_settings(args)
+    if args.workspace is not None or names_workspaces(settings):
+        return _fleet_status(args, settings, out)
+    _must_exist(settings)
     state = open_state(settings)
     try:
-        snapshot = state_snapshot(state, redact=Redactor(urls=urls, secrets=keys))
+        snapshot = state_snapshot(state, redact=settings.redactor())
     finally:
         state.close()
     out.write((json.dumps(snapshot, indent=2) if args.format == "json" else render_status(snapshot)) + "\n")
@@ -236,12 +229,10 @@ def _requeue(args: argparse.Namespace, out: TextIO) -> int:
     settings = _state_settings(args)
     if names_workspaces(settings) or args.workspace is not None:
         scopes = [w.id if w.scoped else None for w in _chosen(settings, args.workspace)]
-        scopes = [
-            scope for scope in scopes if settings.uses_table_state or scoped_path(Path(settings.state), scope).is_file()
-        ]
+        scopes = [scope for scope in scopes if state_exists(settings, scope=scope)]
     else:
         scopes = [None]
-        _existing_state(args)
+        _must_exist(settings)
     named = set(args.alert_ids)
     found: list[tuple[StateStore, list[OutboxItem]]] = []
     stores = [open_state(settings, scope=scope) for scope in scopes]

@@ -26,8 +26,7 @@ from typing import TextIO
 from azure.core.credentials import TokenCredential
 
 from shared.errors import MfaRejectedError, describe
-from shared.job import assembled, check_job_settings, deliver_leftovers, run_scheduled, warn_no_sink
-from shared.redaction import Redactor
+from shared.job import assembled, check_job_settings, deliver_leftovers, warn_no_sink
 from shared.run_report import RunReport
 from shared.settings import Settings
 from shared.sinks.transport import HttpTransport
@@ -138,17 +137,14 @@ def _run_one(
 ) -> RunReport:
     """One workspace's run; whatever goes wrong is its report's error, never another workspace's."""
     try:
-        if not workspace.scoped:
-            return run_scheduled(settings, now=now, stream=stream)
         with assembled(
             settings, now=now, stream=stream, workspace=workspace, transport=transport, credential=credential
         ) as runner:
             return runner.run(now=now)
     except Exception as error:  # its state or source could not even be opened: this workspace alone fails
         report = RunReport(workspace=workspace.name, workspace_id=workspace.id)
-        urls, keys = settings.secrets()
         text = str(error) if isinstance(error, MfaRejectedError) else describe(error)
-        report.fail(Redactor(urls=urls, secrets=keys)(text))
+        report.fail(settings.redactor()(text))
         logger.error("workspace %s: run not started: %s", workspace.label, report.error)
         return report
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from shared.fleet import FleetReport
 from shared.redaction import Redactor
 from shared.reports import describe_report, render_status, state_snapshot
 from shared.settings import Settings
-from shared.state import open_state, scoped_path
+from shared.state import open_state, state_exists
 from shared.workspaces import Workspace
 
 
@@ -43,7 +42,7 @@ def fleet_snapshot(
     that has never run has ``state: null``. With ``leftovers``, also the one-workspace state (named
     ``one-workspace state``, no GUID) while its outbox holds anything pending or dead."""
     snapshots = []
-    if leftovers and (settings.uses_table_state or Path(settings.state).is_file()):
+    if leftovers and state_exists(settings):
         state = open_state(settings)
         try:
             snapshot = state_snapshot(state, redact=redact)
@@ -54,7 +53,7 @@ def fleet_snapshot(
     for workspace in workspaces:
         entry: dict[str, Any] = {"name": workspace.name, "id": workspace.id, "state": None}
         scope = workspace.id if workspace.scoped else None
-        if settings.uses_table_state or scoped_path(Path(settings.state), scope).is_file():
+        if state_exists(settings, scope=scope):
             state = open_state(settings, scope=scope)
             try:
                 entry["state"] = state_snapshot(state, redact=redact)

@@ -19,11 +19,9 @@ from shared.alert_document import (
     Instant,
     NonEmpty,
     WorkspaceDocument,
-    is_absent,
     optional_field,
     print_schema,
     schema_of,
-    without_default,
 )
 
 SCHEMA: Final = "mfa-rejected.health/v1"
@@ -84,28 +82,16 @@ class HealthDocument(BaseModel):
         alias="lastSeen", description="TimeGenerated of the newest row of the table seen (null: none yet)."
     )
     detected_at: Instant = Field(alias="detectedAt", description="When the run that found the change ran.")
-    range: RangeDocument | SkipJsonSchema[None] = Field(
-        None,
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="For skipped: the time not evaluated.",
-    )
+    range: RangeDocument | SkipJsonSchema[None] = optional_field("For skipped: the time not evaluated.")
     workspace: WorkspaceDocument | SkipJsonSchema[None] = optional_field(
         "Present when the deployment names its workspaces: the workspace this condition is about. Its GUID is"
         " then part of the id."
     )
-    delayed: Literal[True] | SkipJsonSchema[None] = Field(
-        None,
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="Present (true) only when delivered more than MFA_MAX_CATCHUP after detectedAt.",
+    delayed: Literal[True] | SkipJsonSchema[None] = optional_field(
+        "Present (true) only when delivered more than MFA_MAX_CATCHUP after detectedAt."
     )
-    delay_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
-        None,
-        alias="delaySeconds",
-        exclude_if=is_absent,
-        json_schema_extra=without_default,
-        description="With delayed: seconds between detectedAt and this delivery.",
+    delay_seconds: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = optional_field(
+        "With delayed: seconds between detectedAt and this delivery.", alias="delaySeconds"
     )
 
     @model_validator(mode="after")

@@ -10,14 +10,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TextIO
 
 from azure.core.credentials import TokenCredential
 
 from shared.errors import ConfigError
 from shared.models import WorkspaceTag
-from shared.redaction import Redactor
 from shared.run_report import RunReport
 from shared.runner import Runner, deliver_into, log_report, outbox_dispatcher
 from shared.settings import Settings
@@ -27,7 +25,7 @@ from shared.sinks.transport import HttpTransport
 from shared.sources.base import DataSource
 from shared.sources.factory import build_source
 from shared.sources.time_shift import TimeShiftedSource, shift_to
-from shared.state import open_state
+from shared.state import open_state, state_exists
 from shared.state.base import StateStore
 from shared.window_plan import plan_for
 from shared.workspaces import Workspace
@@ -63,7 +61,6 @@ def assembled(
     sinks = build_sinks(settings, stream=stream, transport=transport)
     if not sinks and workspace is None:  # a run over many workspaces says it once (shared.fleet)
         warn_no_sink()
-    urls, keys = settings.secrets()
     scoped = workspace is not None and workspace.scoped
     try:
         state = open_state(settings, scope=workspace.id if scoped else None)
@@ -78,8 +75,8 @@ def assembled(
             source=source,
             sinks=sinks,
             state=state,
-            redact=Redactor(urls=urls, secrets=keys),
-            longest_delivery=timedelta(seconds=transport.worst_case * MAX_REQUESTS_PER_DELIVERY),
+            redact=settings.redactor(),
+            longest_delivery=longest_delivery(transport),
             workspace=tag_of(workspace) if scoped else None,
         )
     finally:
@@ -119,6 +116,11 @@ def check_job_settings(settings: Settings) -> None:
         )
 
 
+def longest_delivery(transport: HttpTransport) -> timedelta:
+    """The longest one delivery may take: every request of it at the transport's worst case."""
+    return timedelta(seconds=transport.worst_case * MAX_REQUESTS_PER_DELIVERY)
+
+
 def tag_of(workspace: Workspace) -> WorkspaceTag:
     return WorkspaceTag(name=workspace.name, id=workspace.id, resource_id=workspace.resource_id)
 
@@ -132,19 +134,19 @@ def deliver_leftovers(
 
     Its checkpoint is not carried over: the named workspaces start their own (docs/workspaces.md).
     """
-    if not settings.uses_table_state and not Path(settings.state).is_file():
+    if not state_exists(settings):
         return None
     transport = transport or HttpTransport(timeout=settings.http_timeout)
     sinks = build_sinks(settings, stream=stream, transport=transport)
-    urls, keys = settings.secrets()
-    redact = Redactor(urls=urls, secrets=keys)
+    redact = settings.redactor()
     state = open_state(settings)
     try:
         if not state.items(status="pending"):
             return None
         report = RunReport(workspace="one-workspace state")
-        longest = timedelta(seconds=transport.worst_case * MAX_REQUESTS_PER_DELIVERY)
-        dispatcher = outbox_dispatcher(settings, state=state, sinks=sinks, redact=redact, longest_delivery=longest)
+        dispatcher = outbox_dispatcher(
+            settings, state=state, sinks=sinks, redact=redact, longest_delivery=longest_delivery(transport)
+        )
         deliver_into(report, dispatcher, now=now, redact=redact, named="one-workspace state: ")
     finally:
         state.close()

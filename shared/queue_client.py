@@ -24,6 +24,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 
 from shared.errors import ConfigError
 from shared.storage_account import (
+    QUEUE_NAME_PATTERN,
     connection_string,
     identity_credential,
     identity_endpoint,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 # The Functions host moves a message that failed maxDequeueCount times to "<queue>-poison".
 POISON_SUFFIX: Final = "-poison"
-QUEUE_NAME_PATTERN: Final = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 
 
 def poison_queue_name(name: str) -> str:

@@ -19,6 +19,8 @@ from shared.destination_settings import DestinationSettings
 from shared.display import shown
 from shared.errors import ConfigError
 from shared.ncrontab import check_ncrontab
+from shared.redaction import Redactor
+from shared.storage_account import QUEUE_NAME_PATTERN
 from shared.urls import check_http_url
 from shared.workspaces import Workspace, WorkspaceConfigError, canonical_list, configured_workspaces
 
@@ -83,6 +85,7 @@ class Settings(DestinationSettings):
 
     @field_validator(
         "workspace_id",
+        "workspaces_file",
         "azure_client_id",
         "storage_account_name",
         "storage_table_service_uri",
@@ -111,16 +114,10 @@ class Settings(DestinationSettings):
         except WorkspaceConfigError as error:
             raise ValueError(str(error).removeprefix("LOG_ANALYTICS_WORKSPACE_ID: ")) from None
 
-    @field_validator("workspaces_file", mode="before")
-    @classmethod
-    def _blank_file_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("fanout_queue")
     @classmethod
     def _queue_name(cls, value: str) -> str:
-        # Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens.
-        if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", value):
+        if not QUEUE_NAME_PATTERN.fullmatch(value):
             raise ValueError("must be a Storage queue name: 3-63 lower-case letters, digits and single hyphens")
         return value
 
@@ -232,6 +229,11 @@ class Settings(DestinationSettings):
                 self.servicenow_url,
             )
         )
+
+    def redactor(self) -> Redactor:
+        """What keeps every secret set here out of a message or a log line."""
+        urls, keys = self.secrets()
+        return Redactor(urls=urls, secrets=keys)
 
     def secrets(self) -> tuple[list[str], list[str]]:
         """The webhook URLs and the keys, tokens and passwords set here, for redaction (``shared.redaction``)."""

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 Service = Literal["table", "queue"]
 ACCOUNT_NAME_PATTERN: Final = re.compile(r"[a-z0-9]{3,24}")
+# A Storage queue name: 3-63 lower-case letters, digits and single hyphens, not at either end.
+QUEUE_NAME_PATTERN: Final = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 
 # Entra ID audiences for sovereign clouds; the SDK's default is the public cloud's.
 _AUDIENCES: Final = {

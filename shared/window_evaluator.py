@@ -87,10 +87,8 @@ class WindowEvaluator:
             for window in windows:
                 expected = self.evaluate(window, expected=expected, now=now, report=report, commit=True)
             return expected
-        span = Window(windows[0].start, windows[-1].end)
-        identities = Window(min(span.start, windows[0].end - self.settings.identity_lookback), span.end)
-        request = ReadRequest(signins=span, identities=identities, behaviors=span, as_of=now, measure=True)
-        tables = self._read(request, what=f"windows {span}", report=report)
+        request = self._spanning(windows, now=now, measure=True)
+        tables = self._read(request, what=f"windows {request.signins}", report=report)
         # The newest rows seen over all of them; recorded with the first window, whose start is the baseline.
         health = self._health_marks(windows[0], tables)
         for window in windows:
@@ -116,11 +114,9 @@ class WindowEvaluator:
         self.state.remember_alerted(FINAL_BEFORE, now - settings.ingestion_delay - settings.late_data)
 
     def _evaluate_again(self, due: Sequence[Window], *, now: datetime, report: RunReport) -> None:
-        lookback = self.settings.identity_lookback
-        span = Window(due[0].start, due[-1].end)
-        identities = Window(min(span.start, due[0].end - lookback), span.end)
-        request = ReadRequest(signins=span, identities=identities, behaviors=span, as_of=now)
-        tables = self._read(request, what=f"windows {span} (evaluated again for late data)", report=report)
+        request = self._spanning(due, now=now)
+        what = f"windows {request.signins} (evaluated again for late data)"
+        tables = self._read(request, what=what, report=report)
         for window in due:
             rows = self._new_rows(window, tables.within(self._request(window, now=now)), report=report)
             report.late_rows += len(rows)
@@ -132,6 +128,13 @@ class WindowEvaluator:
         settings = self.settings
         horizon = late_horizon(window, ingestion_delay=settings.ingestion_delay, late_data=settings.late_data)
         return last is not None and last < horizon
+
+    def _spanning(self, windows: Sequence[Window], *, now: datetime, measure: bool = False) -> ReadRequest:
+        """One read serving each of the consecutive ``windows``: what ``_request`` reads for each, in one
+        (``Tables.within`` gives each window its part)."""
+        span = Window(windows[0].start, windows[-1].end)
+        identities = Window(min(span.start, windows[0].end - self.settings.identity_lookback), span.end)
+        return ReadRequest(signins=span, identities=identities, behaviors=span, as_of=now, measure=measure)
 
     def _request(self, window: Window, *, now: datetime, measure: bool = False) -> ReadRequest:
         lookback = self.settings.identity_lookback

@@ -47,6 +47,7 @@ __all__ = [
     "SuppressionLog",
     "open_state",
     "scoped_path",
+    "state_exists",
 ]
 
 
@@ -59,6 +60,12 @@ def scoped_path(path: Path, scope: str | None) -> Path:
     if check_scope(scope) is None:
         return path
     return path.with_name(f"{path.stem}.{scope}{path.suffix}")
+
+
+def state_exists(settings: Settings, *, scope: str | None = None) -> bool:
+    """Whether ``scope``'s state may hold anything: an SQLite file exists only once a run created it;
+    an Azure Table may always hold it (reading it is the only way to know)."""
+    return settings.uses_table_state or scoped_path(Path(settings.state), scope).is_file()
 
 
 def open_state(settings: Settings, *, scope: str | None = None) -> StateStore:

@@ -12,37 +12,27 @@ API's error body for a GUID it does not host, as the service does for an unknown
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Mapping
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from tests.harness.la_server import _PATH, Fault, LogAnalyticsServer, _handler_for, error_body
+from tests.sinks.loopback import LoopbackServer
 
 Tables = Mapping[str, Iterable[Mapping[str, Any]]]
 
 
-class WorkspaceFarm:
+class WorkspaceFarm(LoopbackServer):
     def __init__(self, workspaces: Mapping[str, Tables]) -> None:
         self.workspaces = {guid: LogAnalyticsServer(tables, workspace_id=guid) for guid, tables in workspaces.items()}
         self.unknown: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))  # type: ignore[arg-type]
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="la-farm", daemon=True)
+        super().__init__(_handler_for(self))  # type: ignore[arg-type]  # it answers as a LogAnalyticsServer does
 
     @property
     def endpoint(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
-    def __enter__(self) -> WorkspaceFarm:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+    def close(self) -> None:
+        super().close()
         for workspace in self.workspaces.values():
             workspace.close()
 
