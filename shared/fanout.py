@@ -31,15 +31,13 @@ from azure.storage.queue import QueueClient
 
 from shared.display import shown
 from shared.errors import ConfigError, InputError, MfaRejectedError
-from shared.fleet import run_fleet
+from shared.fleet import prepared, run_fleet
 from shared.instants import format_instant, parse_instant
-from shared.job import check_job_settings
 from shared.models import Window
 from shared.queue_client import create_if_absent, describe_storage_error, opened_queue, poison_queue_name
 from shared.run_report import RunReport
 from shared.settings import Settings
 from shared.window_plan import window_end
-from shared.workspace_settings import settings_for
 from shared.workspaces import NAME_PATTERN, Workspace
 
 logger = logging.getLogger(__name__)
@@ -161,8 +159,8 @@ class EnqueueReport:
 
 def enqueue_runs(settings: Settings, *, now: datetime) -> EnqueueReport:
     """Send one message per configured workspace to ``MFA_FANOUT_QUEUE``; every send is tried, then
-    ``EnqueueError`` names how many failed and the first error. Each workspace's settings are checked
-    first (``ConfigError``), so a bad setting fails the timer instead of poisoning every message."""
+    ``EnqueueError`` names how many failed and the first error. The settings are checked first
+    (``ConfigError``), so a bad deployment-wide setting fails the timer instead of poisoning every message."""
     workspaces = _fanout_workspaces(settings)
     runs = [run_for(workspace, settings, now=now) for workspace in workspaces]
     report = EnqueueReport(queue=settings.fanout_queue, window=runs[0].window)
@@ -205,7 +203,9 @@ def _fanout_workspaces(settings: Settings) -> list[Workspace]:
         )
     poison_queue_name(settings.fanout_queue)
     for workspace in settings.workspaces:
-        check_job_settings(settings_for(settings, workspace))
+        # A deployment-wide problem fails the timer here, instead of poisoning every message; a workspace
+        # whose own destinations cannot be used is enqueued, and its worker run fails alone (shared.fleet).
+        prepared(settings, workspace)
     return settings.workspaces
 
 

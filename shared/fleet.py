@@ -9,7 +9,8 @@ workspace advances and delivers meanwhile. At most ``MFA_WORKSPACE_CONCURRENCY``
 the work is waiting on Log Analytics and on receivers). The HTTP transport to the destinations and
 the Azure credential (one token cache) are shared.
 
-Every problem a workspace's settings have is found before anything runs (``ConfigError``).
+A problem of the whole deployment's settings is found before anything runs (``ConfigError``); a
+workspace whose own destinations cannot be used runs without them and fails alone (``prepared``).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from typing import TextIO
 
 from azure.core.credentials import TokenCredential
 
-from shared.errors import MfaRejectedError, describe
+from shared.errors import ConfigError, MfaRejectedError, describe
 from shared.job import assembled, check_job_settings, deliver_leftovers, warn_no_sink
 from shared.run_report import RunReport
 from shared.settings import Settings
 from shared.sinks.transport import HttpTransport
 from shared.urls import is_loopback_url
-from shared.workspace_settings import settings_for
+from shared.workspace_settings import settings_for, without_destinations
 from shared.workspaces import Workspace
 
 logger = logging.getLogger(__name__)
@@ -93,10 +94,8 @@ def run_fleet(
 ) -> FleetReport:
     """Evaluate ``only`` these workspaces (default: every configured one) at ``now``, each a stream of its own."""
     workspaces = list(settings.workspaces if only is None else only)
-    prepared = [(workspace, settings_for(settings, workspace)) for workspace in workspaces]
-    for _, own in prepared:  # every workspace's problems before any workspace runs
-        check_job_settings(own)
-    silent = [workspace.name for workspace, own in prepared if not own.has_sink]
+    plans = [prepared(settings, workspace) for workspace in workspaces]
+    silent = [workspace.name for workspace, own, _ in plans if not own.has_sink]
     if silent:  # once for the run, not once per workspace
         shown = ", ".join(silent[:10]) + (f" and {len(silent) - 10} more" if len(silent) > 10 else "")
         warn_no_sink(f"{len(silent)} workspace(s) ({shown}): ")
@@ -104,7 +103,7 @@ def run_fleet(
     report = FleetReport()
     transport = HttpTransport(timeout=settings.http_timeout)
     with _shared_credential(settings, workspaces) as credential:
-        bound = max(1, min(settings.workspace_concurrency, len(prepared)))
+        bound = max(1, min(settings.workspace_concurrency, len(plans)))
         with ThreadPoolExecutor(max_workers=bound, thread_name_prefix="workspace") as pool:
             runs = [
                 pool.submit(
@@ -115,8 +114,9 @@ def run_fleet(
                     stream=stream,
                     transport=transport,
                     credential=None if is_loopback_url(own.la_endpoint) else credential,
+                    problem=problem,
                 )
-                for workspace, own in prepared
+                for workspace, own, problem in plans
             ]
             report.reports = [run.result() for run in runs]
     if names_workspaces(settings) and only is None:
@@ -124,6 +124,26 @@ def run_fleet(
     report.seconds = time.perf_counter() - started
     _log(report)
     return report
+
+
+def prepared(settings: Settings, workspace: Workspace) -> tuple[Workspace, Settings, str | None]:
+    """``workspace``'s settings, and what keeps its own destinations from being used, if anything.
+
+    A deployment-wide problem (no destination at all, say) is a ``ConfigError`` before anything runs.
+    A workspace whose own destinations cannot be used (an app setting unset, a Key Vault reference
+    unresolved, a bad URL) does not stop the others, nor go unread: it is evaluated without them, its
+    alerts wait in its own outbox (``status`` lists them), and its run fails naming the cause; the
+    first run after the fix delivers them to its destinations.
+    """
+    try:
+        own = settings_for(settings, workspace)
+    except ConfigError as error:
+        if workspace.destinations is None:
+            raise
+        problem = f"{error}; it was evaluated and its alerts wait in its outbox until its destinations are fixed"
+        return workspace, without_destinations(settings, workspace), problem
+    check_job_settings(own)
+    return workspace, own, None
 
 
 def _run_one(
@@ -134,11 +154,18 @@ def _run_one(
     stream: TextIO | None,
     transport: HttpTransport,
     credential: TokenCredential | None,
+    problem: str | None,
 ) -> RunReport:
     """One workspace's run; whatever goes wrong is its report's error, never another workspace's."""
     try:
         with assembled(
-            settings, now=now, stream=stream, workspace=workspace, transport=transport, credential=credential
+            settings,
+            now=now,
+            stream=stream,
+            workspace=workspace,
+            transport=transport,
+            credential=credential,
+            problem=problem,
         ) as runner:
             return runner.run(now=now)
     except Exception as error:  # its state or source could not even be opened: this workspace alone fails

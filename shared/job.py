@@ -42,12 +42,14 @@ def assembled(
     workspace: Workspace | None = None,
     transport: HttpTransport | None = None,
     credential: TokenCredential | None = None,
+    problem: str | None = None,
 ) -> Iterator[Runner]:
     """A runner wired from ``settings`` for a run at ``now``; its state store is closed on exit.
 
     ``workspace``: the one workspace this runner evaluates, with ``settings`` made for it
     (``shared.workspace_settings``); a named one keeps its own state and names itself in its alerts.
-    ``transport`` and ``credential`` may be shared by the runners of many workspaces.
+    ``transport`` and ``credential`` may be shared by the runners of many workspaces. ``problem``:
+    what the run is to fail with, after evaluating and delivering (``Runner.problem``).
 
     Everything that can be checked without touching the state is checked first (``ConfigError``),
     so a bad setting writes nothing.
@@ -78,6 +80,7 @@ def assembled(
             redact=settings.redactor(),
             longest_delivery=longest_delivery(transport),
             workspace=tag_of(workspace) if scoped else None,
+            problem=problem,
         )
     finally:
         state.close()

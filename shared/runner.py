@@ -62,6 +62,9 @@ class Runner:
     redact: Redactor = field(default_factory=Redactor)
     longest_delivery: timedelta = timedelta(0)
     workspace: WorkspaceTag | None = None  # a named workspace: alerts and health alerts name it
+    # What is wrong before the run starts but does not stop it (a workspace's own destinations
+    # unusable: its alerts wait in its outbox): the run is evaluated and delivered, and fails with it.
+    problem: str | None = None
 
     def __post_init__(self) -> None:
         self._state_failed = False
@@ -162,9 +165,13 @@ class Runner:
         return report
 
     def _new_report(self) -> RunReport:
-        if self.workspace is None:
-            return RunReport()
-        return RunReport(workspace=self.workspace.name, workspace_id=self.workspace.id)
+        report = RunReport()
+        if self.workspace is not None:
+            report = RunReport(workspace=self.workspace.name, workspace_id=self.workspace.id)
+        if self.problem is not None:
+            report.fail(self.problem)
+            logger.error("%s%s", self._named(), self.problem)
+        return report
 
     def _note_run(self, *, now: datetime, report: RunReport) -> None:
         """Keep how this run ended in the state, for `status` (a workspace's last error); a state that

@@ -8,22 +8,24 @@ settings are, and a problem names the workspace.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import ValidationError
 
 from shared.errors import ConfigError
 from shared.settings import Settings, describe_problems
-from shared.workspaces import DESTINATION_SETTINGS, Workspace
+from shared.workspaces import DESTINATION_SETTINGS, Workspace, WorkspaceConfigError, resolved_destinations
 
 # The fields behind the destination settings a workspace may set, reset before its own are applied.
-_DESTINATION_FIELDS: Final = frozenset(
-    name for name, field in Settings.model_fields.items() if field.alias in DESTINATION_SETTINGS
-)
+_NO_DESTINATIONS: Final = {
+    name: field.default for name, field in Settings.model_fields.items() if field.alias in DESTINATION_SETTINGS
+}
 
 
-def settings_for(settings: Settings, workspace: Workspace) -> Settings:
-    """``settings`` for ``workspace`` alone; ``ConfigError`` naming the workspace for a bad destination."""
+def settings_for(settings: Settings, workspace: Workspace, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """``settings`` for ``workspace`` alone; ``ConfigError`` naming the workspace for a destination of its
+    own that cannot be used (its app setting unset or unresolved, a bad value)."""
     update: dict[str, Any] = {}
     if workspace.endpoint is not None:
         update["la_endpoint"] = workspace.endpoint  # checked by shared.workspaces
@@ -34,11 +36,15 @@ def settings_for(settings: Settings, workspace: Workspace) -> Settings:
         update["workspace_resource_id"] = None
     if workspace.destinations is None:
         return settings.narrowed(workspace, **update)
+    try:
+        own = resolved_destinations(workspace, environ=environ)
+    except WorkspaceConfigError as error:
+        raise ConfigError(str(error)) from None
     # Its own destinations: validated as the global ones are, with none of the global ones.
     values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
-    values |= {name: Settings.model_fields[name].default for name in _DESTINATION_FIELDS} | update
+    values |= _NO_DESTINATIONS | update
     by_alias = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
-    values |= {by_alias[key]: value for key, value in workspace.destinations.items()}
+    values |= {by_alias[key]: value for key, value in own.items()}
     values |= {"workspace_id": workspace.id, "workspaces_file": None}
     try:
         return Settings.model_validate(values)
@@ -46,3 +52,9 @@ def settings_for(settings: Settings, workspace: Workspace) -> Settings:
         raise ConfigError(
             f"workspace {workspace.label}: invalid settings: " + "; ".join(describe_problems(error))
         ) from None
+
+
+def without_destinations(settings: Settings, workspace: Workspace) -> Settings:
+    """``workspace``'s settings when its own destinations cannot be used: it is still evaluated, and its
+    alerts wait in its own outbox (never at another workspace's destinations) until they are fixed."""
+    return settings.narrowed(workspace, **_NO_DESTINATIONS, allow_no_sink=True)

@@ -56,6 +56,14 @@ _ENTRY_KEYS: Final = ("name", "id", "endpoint", "resourceId", "destinations")
 _FILE_KEYS: Final = ("$schema", "workspaces")
 
 
+@dataclass(frozen=True)
+class SettingRef:
+    """A destination value kept in an app setting (in Azure, a Key Vault reference), read when the
+    workspace runs, so one workspace's missing secret never stops the others."""
+
+    name: str
+
+
 class WorkspaceConfigError(ValueError):
     """A workspace entry that cannot be used; the message names the setting and the entry."""
 
@@ -68,8 +76,8 @@ class Workspace:
     id: str  # the workspace's GUID (its Workspace ID), lower case
     endpoint: str | None = None  # the query API endpoint; None: MFA_LA_ENDPOINT
     resource_id: str | None = None  # for the alerts' Log Analytics link; None: MFA_WORKSPACE_RESOURCE_ID
-    # Its own destinations (setting name -> value); None: the global destinations.
-    destinations: Mapping[str, str] | None = None
+    # Its own destinations (setting name -> value, or the app setting holding it); None: the global ones.
+    destinations: Mapping[str, str | SettingRef] | None = None
     # False: the original one-GUID form, whose state and alert ids stay as they were.
     scoped: bool = field(default=True)
 
@@ -115,10 +123,8 @@ def configured_workspaces(listed: str | None, file: Path | None) -> list[Workspa
     return [] if listed is None else parse_workspace_list(listed)
 
 
-def load_workspaces_file(path: Path, *, environ: Mapping[str, str] | None = None) -> list[Workspace]:
-    """The workspaces of the JSON file ``path`` (MFA_WORKSPACES_FILE); ``environ`` resolves
-    destinations given as ``{"setting": "NAME"}`` (default: the process environment)."""
-    environ = os.environ if environ is None else environ
+def load_workspaces_file(path: Path) -> list[Workspace]:
+    """The workspaces of the JSON file ``path`` (MFA_WORKSPACES_FILE)."""
     where = f"MFA_WORKSPACES_FILE {path}"
     try:
         text = path.read_text(encoding="utf-8")
@@ -138,14 +144,14 @@ def load_workspaces_file(path: Path, *, environ: Mapping[str, str] | None = None
     if not document["workspaces"]:
         raise WorkspaceConfigError(f"{where}: lists no workspace")
     workspaces = [
-        _file_entry(entry, where=f"{where}: workspace {number}", environ=environ)
+        _file_entry(entry, where=f"{where}: workspace {number}")
         for number, entry in enumerate(document["workspaces"], start=1)
     ]
     _check_unique(workspaces, setting=where)
     return workspaces
 
 
-def _file_entry(entry: object, *, where: str, environ: Mapping[str, str]) -> Workspace:
+def _file_entry(entry: object, *, where: str) -> Workspace:
     if not isinstance(entry, dict):
         raise WorkspaceConfigError(f"{where}: expected an object, got {shown(entry)}")
     name = entry.get("name")
@@ -170,7 +176,7 @@ def _file_entry(entry: object, *, where: str, environ: Mapping[str, str]) -> Wor
             f"{where}: resourceId must be /subscriptions/<id>/resourceGroups/<group>/providers/"
             f"Microsoft.OperationalInsights/workspaces/<name>, got {shown(resource_id)}"
         )
-    destinations = _destinations(entry.get("destinations"), where=where, environ=environ)
+    destinations = _destinations(entry.get("destinations"), where=where)
     return Workspace(
         name=name or guid,
         id=guid,
@@ -180,40 +186,53 @@ def _file_entry(entry: object, *, where: str, environ: Mapping[str, str]) -> Wor
     )
 
 
-def _destinations(value: object, *, where: str, environ: Mapping[str, str]) -> Mapping[str, str] | None:
-    """The entry's own destinations, each value literal or read from an app setting (a Key Vault
-    reference in Azure, resolved by the platform before the function starts)."""
+def _destinations(value: object, *, where: str) -> Mapping[str, str | SettingRef] | None:
+    """The entry's own destinations, each value literal or the name of an app setting to read it from."""
     if value is None:
         return None
     if not isinstance(value, dict) or not value:
         raise WorkspaceConfigError(f"{where}: destinations must be an object of destination settings")
-    resolved: dict[str, str] = {}
-    for key, given in value.items():
+    given: dict[str, str | SettingRef] = {}
+    for key, spec in value.items():
         if key not in DESTINATION_SETTINGS:
             raise WorkspaceConfigError(
                 f"{where}: destinations: {shown(key)} is not a destination setting "
                 f"(one of {', '.join(sorted(DESTINATION_SETTINGS))})"
             )
-        resolved[key] = _destination_value(key, given, where=f"{where}: destinations: {key}", environ=environ)
-    return MappingProxyType(resolved)
+        given[key] = _destination_value(spec, where=f"{where}: destinations: {key}")
+    return MappingProxyType(given)
 
 
-def _destination_value(key: str, given: object, *, where: str, environ: Mapping[str, str]) -> str:
-    if isinstance(given, str):
-        return given
-    if isinstance(given, dict) and set(given) == {"setting"} and isinstance(given["setting"], str):
-        name = given["setting"]
-        value = environ.get(name, "")
-        if not value.strip():
-            raise WorkspaceConfigError(f"{where}: the app setting {shown(name)} it names is not set")
-        if value.startswith("@Microsoft.KeyVault("):
-            raise WorkspaceConfigError(
-                f"{where}: the app setting {shown(name)} is an unresolved Key Vault reference "
-                "(check the secret and the identity's access to the vault)"
-            )
-        return value
+def _destination_value(spec: object, *, where: str) -> str | SettingRef:
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict) and set(spec) == {"setting"} and isinstance(spec["setting"], str) and spec["setting"]:
+        return SettingRef(spec["setting"])
     # Never echo the value: it may be a webhook URL or a token.
     raise WorkspaceConfigError(f'{where}: expected a string or {{"setting": "APP_SETTING_NAME"}}')
+
+
+def resolved_destinations(workspace: Workspace, *, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``workspace``'s own destinations with every ``SettingRef`` read from ``environ`` (default: the
+    process environment), when the workspace runs: an app setting that is unset, or a Key Vault
+    reference the platform could not resolve, is a ``WorkspaceConfigError`` of this workspace alone."""
+    environ = os.environ if environ is None else environ
+    resolved: dict[str, str] = {}
+    for key, spec in (workspace.destinations or {}).items():
+        if isinstance(spec, str):
+            resolved[key] = spec
+            continue
+        where = f"workspace {workspace.label}: destinations: {key}: the app setting {shown(spec.name)}"
+        value = environ.get(spec.name, "")
+        if not value.strip():
+            raise WorkspaceConfigError(f"{where} it names is not set")
+        if value.startswith("@Microsoft.KeyVault("):
+            raise WorkspaceConfigError(
+                f"{where} is an unresolved Key Vault reference "
+                "(check the secret and the identity's access to the vault)"
+            )
+        resolved[key] = value
+    return resolved
 
 
 def _guid(value: object, *, where: str) -> str:

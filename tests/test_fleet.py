@@ -136,3 +136,49 @@ def test_workspaces_share_one_azure_table_each_in_partitions_of_its_own(azurite:
     with TableServiceClient.from_connection_string(azurite.connection_string) as service:
         partitions = {entity["PartitionKey"] for entity in service.get_table_client(table).list_entities()}
     assert {partition.split(".")[0] for partition in partitions} == {A, B}
+
+
+def test_a_workspace_whose_own_destination_is_unusable_fails_alone_and_loses_nothing(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.sqlite3")
+    with (
+        WorkspaceFarm({A: tables(A), B: tables(B)}) as farm,
+        Receiver(default=Reply(204)) as contoso_hook,
+        Receiver(default=Reply(204)) as fabrikam_hook,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        entries = [
+            {
+                "name": name,
+                "id": guid,
+                "destinations": {"MFA_WEBHOOK_URL": hook.url(), "MFA_WEBHOOK_SECRET": {"setting": key}},
+            }
+            for name, guid, hook, key in (
+                ("contoso", A, contoso_hook, "CONTOSO_KEY"),
+                ("fabrikam", B, fabrikam_hook, "FABRIKAM_KEY"),
+            )
+        ]
+        (tmp_path / "workspaces.json").write_text(json.dumps({"workspaces": entries}), encoding="utf-8")
+        env.setenv("MFA_WORKSPACES_FILE", str(tmp_path / "workspaces.json"))
+        env.setenv("CONTOSO_KEY", SECRET)
+        # fabrikam's secret is an unresolved Key Vault reference (the platform could not read the vault).
+        env.setenv("FABRIKAM_KEY", "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/fabrikam/)")
+        run = ["run", "--source", "loganalytics", "--endpoint", farm.endpoint, "--state", state, "--no-console"]
+        code, out, err = call(*run, "--now", "2026-11-28T10:05Z")
+        assert code == 1
+        assert "1 of 2 workspace(s) failed: fabrikam: workspace fabrikam (" in err
+        assert "the app setting 'FABRIKAM_KEY' is an unresolved Key Vault reference" in err
+        assert "its alerts wait in its outbox until its destinations are fixed" in err
+        assert "kv.vault" not in err + out
+        assert len(contoso_hook.requests) == 1  # the other workspace delivered
+        assert fabrikam_hook.requests == []
+        status = json.loads(call("status", "--state", state, "--format", "json")[1])
+        fabrikam = {entry["name"]: entry["state"] for entry in status["workspaces"]}["fabrikam"]
+        assert fabrikam["checkpoint"] == "2026-11-28T10:00:00Z"  # evaluated all the same
+        assert [item["sink"] for item in fabrikam["pending"]] == ["unrouted"]  # its alert, kept for it
+        assert "unresolved Key Vault reference" in fabrikam["last_run"]["error"]
+        env.setenv("FABRIKAM_KEY", SECRET)  # fixed
+        code, _, err = call(*run, "--now", "2026-11-28T11:05Z")
+        assert code == 0, err
+    windows = sorted(json.loads(request.body)["window"]["start"] for request in fabrikam_hook.requests)
+    assert windows == ["2026-11-28T09:00:00Z", "2026-11-28T10:00:00Z"]  # the waiting one, then the new one
+    assert all(json.loads(r.body)["workspace"]["name"] == "fabrikam" for r in fabrikam_hook.requests)

@@ -9,7 +9,13 @@ import pytest
 
 from shared.errors import ConfigError
 from shared.settings import load_settings
-from shared.workspaces import WorkspaceConfigError, load_workspaces_file, parse_workspace_list
+from shared.workspaces import (
+    SettingRef,
+    WorkspaceConfigError,
+    load_workspaces_file,
+    parse_workspace_list,
+    resolved_destinations,
+)
 
 A = "6c1b2f4e-1111-2222-3333-444455556666"
 B = "7d2c3e5f-aaaa-bbbb-cccc-ddddeeeeffff"
@@ -84,9 +90,13 @@ def test_the_file_gives_endpoints_resource_ids_and_destinations(tmp_path: Path) 
             ],
         },
     )
-    contoso, other = load_workspaces_file(path, environ={"CONTOSO_TEAMS": "https://example.org/hook?sig=s3cret"})
+    contoso, other = load_workspaces_file(path)
     assert (contoso.name, contoso.endpoint, contoso.resource_id) == ("contoso", "https://api.loganalytics.us", resource)
-    assert dict(contoso.destinations or {}) == {"MFA_TEAMS_WEBHOOK_URL": "https://example.org/hook?sig=s3cret"}
+    # Read from its app setting when the workspace runs, not when the file is read.
+    assert dict(contoso.destinations or {}) == {"MFA_TEAMS_WEBHOOK_URL": SettingRef("CONTOSO_TEAMS")}
+    assert resolved_destinations(contoso, environ={"CONTOSO_TEAMS": "https://example.org/hook?sig=s3cret"}) == {
+        "MFA_TEAMS_WEBHOOK_URL": "https://example.org/hook?sig=s3cret"
+    }
     assert (other.name, other.destinations, other.scoped) == (B, None, True)
 
 
@@ -105,32 +115,41 @@ def test_the_file_gives_endpoints_resource_ids_and_destinations(tmp_path: Path) 
         ({"workspaces": [{"id": A, "resourceId": "/nope"}]}, "resourceId must be /subscriptions/"),
         ({"workspaces": [{"id": A, "destinations": {"MFA_STATE": "x"}}]}, "'MFA_STATE' is not a destination setting"),
         ({"workspaces": [{"id": A, "destinations": {"MFA_TEAMS_WEBHOOK_URL": 5}}]}, 'expected a string or {"setting"'),
-        (
-            {"workspaces": [{"id": A, "destinations": {"MFA_TEAMS_WEBHOOK_URL": {"setting": "UNSET_NAME"}}}]},
-            "the app setting 'UNSET_NAME' it names is not set",
-        ),
+        ({"workspaces": [{"id": A, "destinations": {"MFA_TEAMS_WEBHOOK_URL": {"setting": ""}}}]}, 'or {"setting"'),
     ],
 )
 def test_bad_files_are_refused_naming_the_file_and_the_entry(tmp_path: Path, document: object, message: str) -> None:
     path = write(tmp_path, document)
     with pytest.raises(WorkspaceConfigError) as caught:
-        load_workspaces_file(path, environ={})
+        load_workspaces_file(path)
     assert str(caught.value).startswith(f"MFA_WORKSPACES_FILE {path}")
     assert message in str(caught.value)
+
+
+def test_an_unset_app_setting_is_named_when_the_workspace_runs(tmp_path: Path) -> None:
+    path = write(tmp_path, {"workspaces": [{"id": A, "destinations": {"MFA_SLACK_WEBHOOK_URL": {"setting": "S"}}}]})
+    [workspace] = load_workspaces_file(path)  # reading the file does not need it
+    with pytest.raises(WorkspaceConfigError) as caught:
+        resolved_destinations(workspace, environ={"S": " "})
+    assert (
+        str(caught.value)
+        == f"workspace {A}: destinations: MFA_SLACK_WEBHOOK_URL: the app setting 'S' it names is not set"
+    )
 
 
 def test_an_unresolved_key_vault_reference_is_named_not_shown(tmp_path: Path) -> None:
     reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/teams/)"
     path = write(tmp_path, {"workspaces": [{"id": A, "destinations": {"MFA_SLACK_WEBHOOK_URL": {"setting": "S"}}}]})
+    [workspace] = load_workspaces_file(path)
     with pytest.raises(WorkspaceConfigError, match="unresolved Key Vault reference") as caught:
-        load_workspaces_file(path, environ={"S": reference})
+        resolved_destinations(workspace, environ={"S": reference})
     assert "kv.vault" not in str(caught.value)
 
 
 def test_a_literal_destination_value_is_never_echoed_in_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, {"workspaces": [{"id": A, "destinations": {"MFA_TEAMS_WEBHOOK_URL": ["https://x/?sig=k"]}}]})
     with pytest.raises(WorkspaceConfigError) as caught:
-        load_workspaces_file(path, environ={})
+        load_workspaces_file(path)
     assert "sig=k" not in str(caught.value)
 
 
